@@ -1,0 +1,379 @@
+//! Canonical serialization and the content digest, as specified in `docs/graph-format.md`.
+//!
+//! The canonical form is the RFC 8785 (JSON Canonicalization Scheme) serialization of the
+//! document with visual data removed, defaults filled in, and nodes, ports, edges and groups
+//! sorted. Its SHA-256 is the graph's digest: the same graph has the same digest on every
+//! platform however its JSON was ordered or spaced, and moving a node is not a new version.
+
+use std::cmp::Ordering;
+
+use serde_json::{Map, Value};
+use sha2::Digest as _;
+
+use crate::digest::Digest;
+use crate::document::{AgentRef, CURRENT_SCHEMA, Edge, Graph, Group, InputPort, Node, OutputPort};
+
+impl Graph {
+    /// The canonical JSON text of the graph (see `docs/graph-format.md`).
+    pub fn canonical_json(&self) -> String {
+        let mut out = Vec::with_capacity(self.nodes.len() * 128 + 64);
+        write_graph(self, &mut out);
+        // The writer only emits valid UTF-8: JSON punctuation, escapes and copied strings.
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// The content digest: SHA-256 of [`Graph::canonical_json`], streamed without building it.
+    pub fn digest(&self) -> Digest {
+        let mut sink = HashSink {
+            hasher: sha2::Sha256::new(),
+            buf: Vec::with_capacity(HASH_BUF),
+        };
+        write_graph(self, &mut sink);
+        sink.finish()
+    }
+}
+
+/// Writes `value` as RFC 8785 canonical JSON into `out`.
+pub fn write_canonical_value(value: &Value, out: &mut Vec<u8>) {
+    write_value(value, out);
+}
+
+/// Compares two strings the way RFC 8785 orders object keys: by UTF-16 code units.
+pub fn jcs_cmp(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        return a.cmp(b);
+    }
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+/// Where canonical bytes go: a buffer, or straight into the hasher.
+trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+const HASH_BUF: usize = 64 * 1024;
+
+struct HashSink {
+    hasher: sha2::Sha256,
+    buf: Vec<u8>,
+}
+
+impl Sink for HashSink {
+    fn put(&mut self, bytes: &[u8]) {
+        if self.buf.len() + bytes.len() > HASH_BUF {
+            self.hasher.update(&self.buf);
+            self.buf.clear();
+        }
+        if bytes.len() >= HASH_BUF {
+            self.hasher.update(bytes);
+        } else {
+            self.buf.extend_from_slice(bytes);
+        }
+    }
+}
+
+impl HashSink {
+    fn finish(mut self) -> Digest {
+        self.hasher.update(&self.buf);
+        Digest::from_bytes(self.hasher.finalize().into())
+    }
+}
+
+// Keys are written in RFC 8785 order by hand below: every key of the fixed structure is ASCII,
+// so byte order is UTF-16 order, and each object lists its keys alphabetically.
+
+fn write_graph(g: &Graph, out: &mut impl Sink) {
+    let mut nodes: Vec<&Node> = g.nodes.iter().collect();
+    nodes.sort_by(|a, b| jcs_cmp(&a.id, &b.id));
+    let mut edges: Vec<&Edge> = g.edges.iter().collect();
+    edges.sort_by(|a, b| jcs_cmp(&a.from, &b.from).then_with(|| jcs_cmp(&a.to, &b.to)));
+    let mut groups: Vec<&Group> = g.groups.iter().collect();
+    groups.sort_by(|a, b| jcs_cmp(&a.id, &b.id));
+
+    out.put(b"{\"edges\":[");
+    for (i, e) in edges.iter().enumerate() {
+        comma(i, out);
+        out.put(b"{\"from\":");
+        write_str(&e.from, out);
+        out.put(b",\"to\":");
+        write_str(&e.to, out);
+        out.put(b"}");
+    }
+    out.put(b"],\"groups\":[");
+    for (i, group) in groups.iter().enumerate() {
+        comma(i, out);
+        out.put(b"{\"agent\":");
+        write_agent(&group.agent, out);
+        out.put(b",\"id\":");
+        write_str(&group.id, out);
+        out.put(b",\"label\":");
+        write_opt_str(group.label.as_deref(), out);
+        out.put(b"}");
+    }
+    out.put(b"],\"nodes\":[");
+    for (i, node) in nodes.iter().enumerate() {
+        comma(i, out);
+        write_node(node, out);
+    }
+    out.put(b"],\"schema\":");
+    out.put(CURRENT_SCHEMA.to_string().as_bytes());
+    out.put(b"}");
+}
+
+fn write_node(n: &Node, out: &mut impl Sink) {
+    out.put(b"{\"agent\":");
+    match &n.agent {
+        Some(agent) => write_agent(agent, out),
+        None => out.put(b"null"),
+    }
+    out.put(b",\"config\":");
+    write_object(&n.config, out);
+    out.put(b",\"id\":");
+    write_str(&n.id, out);
+    out.put(b",\"inputs\":[");
+    let mut inputs: Vec<&InputPort> = n.inputs.iter().collect();
+    inputs.sort_by(|a, b| jcs_cmp(&a.name, &b.name));
+    for (i, p) in inputs.iter().enumerate() {
+        comma(i, out);
+        out.put(if p.multiple {
+            b"{\"multiple\":true,\"name\":"
+        } else {
+            b"{\"multiple\":false,\"name\":"
+        });
+        write_str(&p.name, out);
+        out.put(if p.required {
+            b",\"required\":true,\"type\":"
+        } else {
+            b",\"required\":false,\"type\":"
+        });
+        write_str(p.ty.as_str(), out);
+        out.put(b"}");
+    }
+    out.put(b"],\"kind\":");
+    write_str(n.kind.as_str(), out);
+    out.put(b",\"label\":");
+    write_opt_str(n.label.as_deref(), out);
+    out.put(b",\"outputs\":[");
+    let mut outputs: Vec<&OutputPort> = n.outputs.iter().collect();
+    outputs.sort_by(|a, b| jcs_cmp(&a.name, &b.name));
+    for (i, p) in outputs.iter().enumerate() {
+        comma(i, out);
+        out.put(b"{\"name\":");
+        write_str(&p.name, out);
+        out.put(b",\"type\":");
+        write_str(p.ty.as_str(), out);
+        out.put(b"}");
+    }
+    out.put(b"]}");
+}
+
+fn write_agent(a: &AgentRef, out: &mut impl Sink) {
+    out.put(b"{\"id\":");
+    write_str(&a.id, out);
+    out.put(b",\"version\":");
+    write_str(&a.version.to_string(), out);
+    out.put(b"}");
+}
+
+fn write_opt_str(s: Option<&str>, out: &mut impl Sink) {
+    match s {
+        Some(s) => write_str(s, out),
+        None => out.put(b"null"),
+    }
+}
+
+fn comma(i: usize, out: &mut impl Sink) {
+    if i > 0 {
+        out.put(b",");
+    }
+}
+
+fn write_value(v: &Value, out: &mut impl Sink) {
+    match v {
+        Value::Null => out.put(b"null"),
+        Value::Bool(true) => out.put(b"true"),
+        Value::Bool(false) => out.put(b"false"),
+        Value::Number(n) => write_number(n, out),
+        Value::String(s) => write_str(s, out),
+        Value::Array(items) => {
+            out.put(b"[");
+            for (i, item) in items.iter().enumerate() {
+                comma(i, out);
+                write_value(item, out);
+            }
+            out.put(b"]");
+        }
+        Value::Object(map) => write_object(map, out),
+    }
+}
+
+fn write_object(map: &Map<String, Value>, out: &mut impl Sink) {
+    out.put(b"{");
+    // serde_json's map is ordered by bytes, which is RFC 8785's order unless a key has
+    // characters outside the Basic Multilingual Plane; only then do we sort again.
+    if map.keys().all(|k| k.is_ascii()) {
+        for (i, (k, v)) in map.iter().enumerate() {
+            comma(i, out);
+            write_str(k, out);
+            out.put(b":");
+            write_value(v, out);
+        }
+    } else {
+        let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+        entries.sort_by(|a, b| jcs_cmp(a.0, b.0));
+        for (i, (k, v)) in entries.into_iter().enumerate() {
+            comma(i, out);
+            write_str(k, out);
+            out.put(b":");
+            write_value(v, out);
+        }
+    }
+    out.put(b"}");
+}
+
+/// RFC 8785 numbers are IEEE-754 doubles printed the way ECMAScript prints them.
+fn write_number(n: &serde_json::Number, out: &mut impl Sink) {
+    let f = n.as_f64().unwrap_or(0.0);
+    if f == 0.0 {
+        // Both zeros print as `0`.
+        out.put(b"0");
+        return;
+    }
+    let mut buf = ryu_js::Buffer::new();
+    out.put(buf.format_finite(f).as_bytes());
+}
+
+fn write_str(s: &str, out: &mut impl Sink) {
+    out.put(b"\"");
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => {
+                out.put(&bytes[start..i]);
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.put(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(b >> 4) as usize],
+                    HEX[(b & 15) as usize],
+                ]);
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.put(&bytes[start..i]);
+        out.put(escape);
+        start = i + 1;
+    }
+    out.put(&bytes[start..]);
+    out.put(b"\"");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canon(json: &str) -> String {
+        let v: Value = serde_json::from_str(json).unwrap();
+        let mut out = Vec::new();
+        write_canonical_value(&v, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn values_follow_rfc_8785() {
+        // Examples from RFC 8785, section 3.2.2 and appendix B.
+        assert_eq!(
+            canon(
+                r#"{"numbers":[333333333.33333329,1E30,4.50,2e-3,0.000000000000000000000000001],"literals":[null,true,false]}"#
+            ),
+            r#"{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27]}"#
+        );
+        assert_eq!(
+            canon(r#""\u20ac$\u000f\nA'B\"\\\\\"/""#),
+            "\"€$\\u000f\\nA'B\\\"\\\\\\\\\\\"/\""
+        );
+        assert_eq!(
+            canon("[-0.0, 1.0, 100, 1e21, -5e-7]"),
+            "[0,1,100,1e+21,-5e-7]"
+        );
+    }
+
+    #[test]
+    fn keys_sort_by_utf16_code_units() {
+        // U+1F600 (a surrogate pair, 0xD83D…) sorts before U+FB33 in UTF-16, after it in UTF-8.
+        let expected = format!("{{\"a\":3,\"\u{1F600}\":2,\"{}\":1}}", '\u{fb33}');
+        assert_eq!(canon(r#"{"\ufb33":1,"\ud83d\ude00":2,"a":3}"#), expected);
+    }
+
+    #[test]
+    fn visual_data_stays_out_of_the_digest() {
+        let a = Graph::from_json(r#"{"schema":1,"nodes":[{"id":"a","kind":"agent","position":[1,2,3],"ui":{"color":"red"}}],"ui":{"zoom":2}}"#).unwrap();
+        let b = Graph::from_json(
+            r#"{"schema":1,"nodes":[{"id":"a","kind":"agent","position":[9,9]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(a.digest(), b.digest());
+        assert_eq!(a.canonical_json(), b.canonical_json());
+    }
+
+    #[test]
+    fn defaults_and_order_do_not_change_the_digest() {
+        let a = Graph::from_json(
+            r#"{"schema":1,"nodes":[
+            {"id":"b","kind":"agent","inputs":[{"name":"y"},{"name":"x","type":"text"}]},
+            {"id":"a","kind":"input","outputs":[{"name":"v","type":"text"}],"config":{}}],
+            "edges":[{"from":"a.v","to":"b.x"}]}"#,
+        )
+        .unwrap();
+        let b = Graph::from_json(r#"{"edges":[{"to":"b.x","from":"a.v"}],"nodes":[
+            {"kind":"input","outputs":[{"type":"text","name":"v"}],"id":"a"},
+            {"inputs":[{"name":"x","type":"text","required":true},{"name":"y","type":"any","multiple":false}],"kind":"agent","id":"b"}],
+            "schema":1}"#).unwrap();
+        assert_eq!(a.digest(), b.digest());
+        let c = Graph::from_json(r#"{"schema":1,"nodes":[{"id":"a","kind":"agent","label":"A"}]}"#)
+            .unwrap();
+        let d = Graph::from_json(r#"{"schema":1,"nodes":[{"id":"a","kind":"agent"}]}"#).unwrap();
+        assert_ne!(c.digest(), d.digest(), "a label is content");
+    }
+
+    #[test]
+    fn the_canonical_form_is_pinned() {
+        // This text and digest are in docs/graph-format.md: change both or neither.
+        let g = Graph::from_json(r#"{"schema":1,"nodes":[
+            {"id":"question","kind":"input","outputs":[{"name":"value","type":"text"}],"position":[0,0]},
+            {"id":"answer","kind":"output","label":"Answer","inputs":[{"name":"value","type":"text"}]}],
+            "edges":[{"from":"question.value","to":"answer.value"}]}"#).unwrap();
+        expect_test::expect![[r#"{"edges":[{"from":"question.value","to":"answer.value"}],"groups":[],"nodes":[{"agent":null,"config":{},"id":"answer","inputs":[{"multiple":false,"name":"value","required":true,"type":"text"}],"kind":"output","label":"Answer","outputs":[]},{"agent":null,"config":{},"id":"question","inputs":[],"kind":"input","label":null,"outputs":[{"name":"value","type":"text"}]}],"schema":1}"#]]
+            .assert_eq(&g.canonical_json());
+        let mut sha = sha2::Sha256::new();
+        sha.update(g.canonical_json().as_bytes());
+        let expected = Digest::from_bytes(sha.finalize().into());
+        assert_eq!(
+            g.digest(),
+            expected,
+            "the streamed digest hashes the canonical text"
+        );
+        expect_test::expect![
+            "sha256:d8f1b87ea81f70ce3ca5eb1e904ed077a9ff696b4ebe6e550b4be7b29040ee8d"
+        ]
+        .assert_eq(&g.digest().to_string());
+    }
+}

@@ -1,0 +1,645 @@
+//! Storage traits: what the server needs from a database, implemented by `orrery-store` over
+//! SQLite and PostgreSQL. Records are plain data; ids are UUIDs made by the store.
+//!
+//! Every method that reads or changes one account's data takes the owner, so a store call can
+//! never reach another account's private rows; "not yours" and "not there" are the same
+//! [`StoreError::NotFound`].
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::billing::SubscriptionState;
+use crate::digest::Digest;
+use crate::document::Graph;
+use crate::plan::Plan;
+
+/// Everything a store call can fail with. Backends box their errors; no SQL reaches callers.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No such row, or it belongs to another account (callers cannot tell which).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The write conflicts with what is stored: a unique value taken, or a stale version.
+    #[error("{0} conflicts with the stored data")]
+    Conflict(&'static str),
+    /// The write would exceed a limit of the store itself (sizes, counts).
+    #[error("{0}")]
+    Limit(String),
+    /// The backend failed; the cause is for the logs, never for users.
+    #[error("storage backend failed")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// `Result` with [`StoreError`].
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A user's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A customer.
+    User,
+    /// An operator of the service.
+    Admin,
+}
+
+impl Role {
+    /// The role's name in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// A page request: 1-based page number and page size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    /// 1-based.
+    pub page: u32,
+    /// Items per page.
+    pub limit: u32,
+}
+
+impl Default for Page {
+    fn default() -> Page {
+        Page { page: 1, limit: 20 }
+    }
+}
+
+impl Page {
+    /// Rows to skip.
+    pub fn offset(&self) -> u64 {
+        u64::from(self.page.saturating_sub(1)) * u64::from(self.limit)
+    }
+}
+
+/// One page of results and the total across all pages.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Paged<T> {
+    /// This page.
+    pub items: Vec<T>,
+    /// How many there are in all.
+    pub total: u64,
+}
+
+/// An account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct User {
+    /// Its id.
+    pub id: Uuid,
+    /// Lowercased email address, unique.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Argon2id PHC string; `None` for accounts that only sign in with Google.
+    #[serde(skip)]
+    pub password_hash: Option<String>,
+    /// Google's subject id, for Google sign-in.
+    #[serde(skip)]
+    pub google_sub: Option<String>,
+    /// User or admin.
+    pub role: Role,
+    /// The plan the account pays for (or free).
+    pub plan: Plan,
+    /// When the trial of the pro plan ends, when the account has had one.
+    pub trial_ends_at: Option<OffsetDateTime>,
+    /// The payment provider's customer id, once created.
+    pub billing_customer_id: Option<String>,
+    /// When the account was created.
+    pub created_at: OffsetDateTime,
+    /// When the account last signed in or called the API.
+    pub last_seen_at: Option<OffsetDateTime>,
+}
+
+/// What creating an account needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewUser {
+    /// Email (stored lowercased).
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Argon2id PHC string.
+    pub password_hash: Option<String>,
+    /// Google subject id.
+    pub google_sub: Option<String>,
+    /// Role.
+    pub role: Role,
+    /// Plan.
+    pub plan: Plan,
+    /// End of the trial.
+    pub trial_ends_at: Option<OffsetDateTime>,
+}
+
+/// A change to an account; `None` leaves a field alone.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New password hash.
+    pub password_hash: Option<String>,
+    /// New Google subject id.
+    pub google_sub: Option<String>,
+    /// New role.
+    pub role: Option<Role>,
+    /// New plan.
+    pub plan: Option<Plan>,
+    /// New trial end (`Some(None)` removes it).
+    pub trial_ends_at: Option<Option<OffsetDateTime>>,
+    /// New payment provider customer id.
+    pub billing_customer_id: Option<String>,
+}
+
+/// Which users to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    /// Substring of email or name, case-insensitive.
+    pub search: Option<String>,
+    /// Only this plan.
+    pub plan: Option<Plan>,
+    /// Which page.
+    pub page: Page,
+}
+
+/// Accounts.
+#[async_trait::async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates an account; `Conflict` when the email is taken.
+    async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+    /// The account with this id.
+    async fn user(&self, id: Uuid) -> StoreResult<User>;
+    /// The account with this email (any case).
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    /// The account with this Google subject id.
+    async fn user_by_google_sub(&self, sub: &str) -> StoreResult<Option<User>>;
+    /// Changes an account.
+    async fn update_user(&self, id: Uuid, patch: UserPatch) -> StoreResult<User>;
+    /// Records activity now.
+    async fn touch_user(&self, id: Uuid, at: OffsetDateTime) -> StoreResult<()>;
+    /// Lists accounts, newest first.
+    async fn list_users(&self, filter: &UserFilter) -> StoreResult<Paged<User>>;
+    /// Deletes an account and everything it owns.
+    async fn delete_user(&self, id: Uuid) -> StoreResult<()>;
+    /// Everything one account owns, as JSON: profile, graphs with versions, keys (without
+    /// hashes), subscription, usage and events.
+    async fn export_user(&self, id: Uuid) -> StoreResult<Value>;
+}
+
+/// A graph as stored: its metadata and current version.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphRecord {
+    /// Its id.
+    pub id: Uuid,
+    /// The owning account.
+    pub owner_id: Uuid,
+    /// Name, unique per owner.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// The agent id it is published under, when it is a custom agent.
+    pub agent_id: Option<String>,
+    /// Readable by everyone.
+    pub is_public: bool,
+    /// The current version.
+    pub head: Digest,
+    /// How many versions it has.
+    pub version_count: u64,
+    /// Nodes in the current version.
+    pub node_count: u64,
+    /// The current document.
+    pub document: Graph,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+    /// When it last changed.
+    pub updated_at: OffsetDateTime,
+}
+
+/// A graph in a list: everything but the document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GraphSummary {
+    /// Its id.
+    pub id: Uuid,
+    /// The owning account.
+    pub owner_id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// The agent id, when published.
+    pub agent_id: Option<String>,
+    /// Readable by everyone.
+    pub is_public: bool,
+    /// The current version.
+    pub head: Digest,
+    /// Nodes in the current version.
+    pub node_count: u64,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+    /// When it last changed.
+    pub updated_at: OffsetDateTime,
+}
+
+/// One immutable version of a graph.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphVersion {
+    /// The graph.
+    pub graph_id: Uuid,
+    /// This version's digest.
+    pub digest: Digest,
+    /// The version it was made from.
+    pub parent: Option<Digest>,
+    /// Who saved it.
+    pub author_id: Uuid,
+    /// When.
+    pub created_at: OffsetDateTime,
+    /// The document as saved.
+    pub document: Graph,
+}
+
+/// What creating a graph needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewGraph {
+    /// The owning account.
+    pub owner_id: Uuid,
+    /// Name, unique per owner.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Publish it as this agent id.
+    pub agent_id: Option<String>,
+    /// Readable by everyone.
+    pub is_public: bool,
+    /// The first version.
+    pub document: Graph,
+}
+
+/// A change to a graph; `None` leaves a field alone. A new document becomes a new version.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GraphUpdate {
+    /// The version the client saw; a different head is a `Conflict` (never a lost update).
+    pub base: Option<Digest>,
+    /// Who is saving.
+    pub author_id: Uuid,
+    /// New name.
+    pub name: Option<String>,
+    /// New description (`Some(None)` clears it).
+    pub description: Option<Option<String>>,
+    /// Publish under an agent id (`Some(None)` unpublishes).
+    pub agent_id: Option<Option<String>>,
+    /// New visibility.
+    pub is_public: Option<bool>,
+    /// New document.
+    pub document: Option<Graph>,
+}
+
+/// Which graphs to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GraphFilter {
+    /// Only this owner's.
+    pub owner_id: Option<Uuid>,
+    /// Also public graphs of others (with `owner_id`: "mine or public").
+    pub include_public: bool,
+    /// Substring of name or description, case-insensitive.
+    pub search: Option<String>,
+    /// Only custom agents (or only plain graphs).
+    pub custom_agent: Option<bool>,
+    /// Only public (or only private) graphs.
+    pub public: Option<bool>,
+    /// Which page.
+    pub page: Page,
+}
+
+/// A graph whose current version uses an agent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentCaller {
+    /// The calling graph.
+    pub graph_id: Uuid,
+    /// Its owner.
+    pub owner_id: Uuid,
+    /// Its current version.
+    pub head: Digest,
+    /// The `subgraph` node.
+    pub node: String,
+    /// The version it pins, or `None` for latest.
+    pub pinned: Option<Digest>,
+}
+
+/// Graphs and their versions.
+#[async_trait::async_trait]
+pub trait GraphStore: Send + Sync {
+    /// Creates a graph with its first version.
+    async fn create_graph(&self, graph: NewGraph) -> StoreResult<GraphRecord>;
+    /// A graph that `viewer` may read (their own, or public).
+    async fn graph(&self, id: Uuid, viewer: Option<Uuid>) -> StoreResult<GraphRecord>;
+    /// Changes `owner`'s graph; a new document is written as a new version in the same
+    /// transaction as the head update.
+    async fn update_graph(
+        &self,
+        id: Uuid,
+        owner: Uuid,
+        update: GraphUpdate,
+    ) -> StoreResult<GraphRecord>;
+    /// Deletes `owner`'s graph with its versions.
+    async fn delete_graph(&self, id: Uuid, owner: Uuid) -> StoreResult<()>;
+    /// Lists graphs, most recently changed first.
+    async fn list_graphs(&self, filter: &GraphFilter) -> StoreResult<Paged<GraphSummary>>;
+    /// How many graphs `owner` has.
+    async fn count_graphs(&self, owner: Uuid) -> StoreResult<u64>;
+    /// The versions of a graph `viewer` may read, newest first, without documents.
+    async fn versions(
+        &self,
+        id: Uuid,
+        viewer: Option<Uuid>,
+        page: Page,
+    ) -> StoreResult<Paged<GraphVersion>>;
+    /// One version of a graph `viewer` may read.
+    async fn version(
+        &self,
+        id: Uuid,
+        viewer: Option<Uuid>,
+        digest: Digest,
+    ) -> StoreResult<GraphVersion>;
+    /// The graph published under `agent_id`, when `viewer` may read it.
+    async fn agent(&self, agent_id: &str, viewer: Option<Uuid>) -> StoreResult<GraphRecord>;
+    /// Every graph whose current version uses `agent_id`, with the node and pinned version.
+    async fn callers(&self, agent_id: &str) -> StoreResult<Vec<AgentCaller>>;
+}
+
+/// An API key, without its secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ApiKey {
+    /// Its id.
+    pub id: Uuid,
+    /// The owning account.
+    pub user_id: Uuid,
+    /// A name for people.
+    pub name: String,
+    /// The first characters of the key, to recognise it.
+    pub prefix: String,
+    /// When it was made.
+    pub created_at: OffsetDateTime,
+    /// When it was last used.
+    pub last_used_at: Option<OffsetDateTime>,
+    /// When it was revoked.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// API keys, stored as hashes.
+#[async_trait::async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    /// Stores a new key by its hash.
+    async fn create_api_key(
+        &self,
+        user: Uuid,
+        name: &str,
+        prefix: &str,
+        hash: &[u8; 32],
+    ) -> StoreResult<ApiKey>;
+    /// The live (not revoked) key with this hash.
+    async fn api_key_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<ApiKey>>;
+    /// `user`'s keys, newest first, revoked ones included.
+    async fn list_api_keys(&self, user: Uuid) -> StoreResult<Vec<ApiKey>>;
+    /// How many live keys `user` has.
+    async fn count_api_keys(&self, user: Uuid) -> StoreResult<u64>;
+    /// Revokes one of `user`'s keys.
+    async fn revoke_api_key(&self, user: Uuid, id: Uuid) -> StoreResult<()>;
+    /// Revokes one of `user`'s keys and stores its replacement, in one transaction.
+    async fn rotate_api_key(
+        &self,
+        user: Uuid,
+        id: Uuid,
+        prefix: &str,
+        hash: &[u8; 32],
+    ) -> StoreResult<ApiKey>;
+    /// Records use of a key.
+    async fn touch_api_key(&self, id: Uuid, at: OffsetDateTime) -> StoreResult<()>;
+}
+
+/// How using a refresh token went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefreshUse {
+    /// The token was live; it is now used, and the caller issues the next one in its family.
+    Rotated {
+        /// The account.
+        user_id: Uuid,
+        /// The token family.
+        family: Uuid,
+    },
+    /// The token was already used: its whole family is now revoked.
+    Reused {
+        /// The account.
+        user_id: Uuid,
+    },
+    /// No such token, or expired or revoked.
+    Invalid,
+}
+
+/// Refresh tokens (rotating, in families) and password-reset tokens, stored as hashes.
+#[async_trait::async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Stores a refresh token of `family`.
+    async fn create_refresh_token(
+        &self,
+        user: Uuid,
+        family: Uuid,
+        hash: &[u8; 32],
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Uses a refresh token once (see [`RefreshUse`]).
+    async fn use_refresh_token(
+        &self,
+        hash: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> StoreResult<RefreshUse>;
+    /// Revokes a whole family (sign-out).
+    async fn revoke_refresh_family(&self, family: Uuid) -> StoreResult<()>;
+    /// Revokes every refresh token of an account (password change).
+    async fn revoke_user_refresh_tokens(&self, user: Uuid) -> StoreResult<()>;
+    /// Stores a password-reset token.
+    async fn create_reset_token(
+        &self,
+        user: Uuid,
+        hash: &[u8; 32],
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Uses a password-reset token once; the account it was for, if live.
+    async fn consume_reset_token(
+        &self,
+        hash: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Uuid>>;
+}
+
+/// A subscription record: the provider's latest state for an account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscriptionRecord {
+    /// The account.
+    pub user_id: Uuid,
+    /// The provider's state.
+    pub state: SubscriptionState,
+}
+
+/// Subscriptions and processed webhook events.
+#[async_trait::async_trait]
+pub trait SubscriptionStore: Send + Sync {
+    /// Stores `state` for `user` unless a newer one is stored; returns whether it was applied.
+    async fn apply_subscription(&self, user: Uuid, state: &SubscriptionState) -> StoreResult<bool>;
+    /// The subscription of an account.
+    async fn subscription(&self, user: Uuid) -> StoreResult<Option<SubscriptionRecord>>;
+    /// The subscription with this provider id.
+    async fn subscription_by_provider_id(
+        &self,
+        subscription_id: &str,
+    ) -> StoreResult<Option<SubscriptionRecord>>;
+    /// The account with this provider customer id.
+    async fn user_by_customer(&self, customer_id: &str) -> StoreResult<Option<Uuid>>;
+    /// Every subscription whose plan applies now (for revenue figures).
+    async fn active_subscriptions(&self) -> StoreResult<Vec<SubscriptionRecord>>;
+    /// Records a webhook event id; `false` when it was already recorded (a replay).
+    async fn record_webhook_event(
+        &self,
+        event_id: &str,
+        event_type: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<bool>;
+}
+
+/// One authenticated API call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageRecord {
+    /// The account.
+    pub user_id: Uuid,
+    /// The key used, if any.
+    pub api_key_id: Option<Uuid>,
+    /// The route pattern (`/api/graphs/{id}`), never the raw path.
+    pub endpoint: String,
+    /// HTTP method.
+    pub method: String,
+    /// Response status.
+    pub status: u16,
+    /// When.
+    pub at: OffsetDateTime,
+    /// How long it took, in milliseconds.
+    pub duration_ms: u32,
+}
+
+/// How to group usage history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    /// Per UTC day.
+    Day,
+    /// Per ISO week (starting Monday).
+    Week,
+    /// Per calendar month.
+    Month,
+}
+
+/// Usage in one period.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UsageBucket {
+    /// Start of the period (UTC midnight).
+    pub period_start: OffsetDateTime,
+    /// API calls in it.
+    pub api_calls: u64,
+}
+
+/// API usage counters and history.
+#[async_trait::async_trait]
+pub trait UsageStore: Send + Sync {
+    /// Records a call.
+    async fn record_usage(&self, record: &UsageRecord) -> StoreResult<()>;
+    /// Calls by `user` (and `key`, when given) in `[from, to)`.
+    async fn count_usage(
+        &self,
+        user: Uuid,
+        key: Option<Uuid>,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> StoreResult<u64>;
+    /// Calls by `user` in `[from, to)`, per period; periods without calls are left out.
+    async fn usage_history(
+        &self,
+        user: Uuid,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        granularity: Granularity,
+    ) -> StoreResult<Vec<UsageBucket>>;
+    /// Calls by everyone in `[from, to)`.
+    async fn total_usage(&self, from: OffsetDateTime, to: OffsetDateTime) -> StoreResult<u64>;
+}
+
+/// Something that happened, for the account's activity log and the operators.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MonitoringEvent {
+    /// Its id.
+    pub id: Uuid,
+    /// The account it concerns.
+    pub user_id: Option<Uuid>,
+    /// The graph it concerns.
+    pub graph_id: Option<Uuid>,
+    /// What happened (`graph.created`, `auth.signin`, `admin.user_updated`…).
+    pub kind: String,
+    /// Details; never secrets.
+    pub data: Value,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// Which events to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Only this account's (required for user-facing lists).
+    pub user_id: Option<Uuid>,
+    /// Only this graph's.
+    pub graph_id: Option<Uuid>,
+    /// Only this kind.
+    pub kind: Option<String>,
+    /// Which page.
+    pub page: Page,
+}
+
+/// The monitoring log.
+#[async_trait::async_trait]
+pub trait MonitoringStore: Send + Sync {
+    /// Appends an event.
+    async fn record_event(
+        &self,
+        user: Option<Uuid>,
+        graph: Option<Uuid>,
+        kind: &str,
+        data: Value,
+    ) -> StoreResult<MonitoringEvent>;
+    /// Lists events, newest first.
+    async fn list_events(&self, filter: &EventFilter) -> StoreResult<Paged<MonitoringEvent>>;
+}
+
+/// A transactional email template.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailTemplate {
+    /// Its key (`welcome`, `password_reset`…).
+    pub name: String,
+    /// Subject template.
+    pub subject: String,
+    /// HTML body template.
+    pub html: String,
+    /// Plain-text body template.
+    pub text: String,
+    /// The variables the templates may use.
+    pub variables: Vec<String>,
+}
+
+/// Email templates.
+#[async_trait::async_trait]
+pub trait EmailTemplateStore: Send + Sync {
+    /// The template with this name.
+    async fn template(&self, name: &str) -> StoreResult<EmailTemplate>;
+    /// Every template, by name.
+    async fn list_templates(&self) -> StoreResult<Vec<EmailTemplate>>;
+    /// Replaces a template.
+    async fn save_template(&self, template: &EmailTemplate) -> StoreResult<()>;
+}

@@ -1,0 +1,979 @@
+//! Validation: every problem of a graph and of every agent it nests, in one pass, in time linear
+//! in the size of the graph and its agents.
+//!
+//! Each graph level is checked in a fixed order (groups, nodes, edges, ports, cycles,
+//! reachability, then nested agents), so the diagnostics of a graph always come out in the same
+//! order. Each agent version is checked once however often it is used; its diagnostics carry the
+//! nesting path of its first use.
+
+use std::sync::Arc;
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::agents::{Interface, ResolvedAgent, Resolver};
+use crate::diagnostic::{Code, Diagnostic, Direction, Location, Step};
+use crate::digest::Digest;
+use crate::document::{AgentRef, AgentVersion, Graph, Node, split_endpoint};
+use crate::id::{check_name, check_path};
+use crate::types::{NodeKind, PortType};
+
+/// Size limits for one graph level. A plan's [`Limits`](crate::Limits) give the values a
+/// hosted account gets; the defaults suit local use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GraphLimits {
+    /// Most nodes in one graph (each nesting level counts separately).
+    pub max_nodes: usize,
+    /// Most edges in one graph.
+    pub max_edges: usize,
+    /// Most ports on one node, inputs and outputs together.
+    pub max_ports: usize,
+    /// How deep agents may nest: 1 allows agents that use no agents themselves.
+    pub max_depth: usize,
+}
+
+impl Default for GraphLimits {
+    fn default() -> GraphLimits {
+        GraphLimits {
+            max_nodes: 1_000_000,
+            max_edges: 4_000_000,
+            max_ports: 256,
+            max_depth: 8,
+        }
+    }
+}
+
+/// What validation checks against.
+#[derive(Clone, Debug, Default)]
+pub struct ValidateOptions {
+    /// Size and nesting limits.
+    pub limits: GraphLimits,
+    /// The agent id of the graph being validated, when it is itself an agent, so that using
+    /// itself (directly or through other agents) is reported as a nesting cycle at once.
+    pub agent_id: Option<String>,
+}
+
+/// Every diagnostic of `graph` and the agents it nests, with default options.
+pub fn validate(graph: &Graph, resolver: &dyn Resolver) -> Vec<Diagnostic> {
+    validate_with(graph, resolver, &ValidateOptions::default())
+}
+
+/// Every diagnostic of `graph` and the agents it nests.
+pub fn validate_with(
+    graph: &Graph,
+    resolver: &dyn Resolver,
+    options: &ValidateOptions,
+) -> Vec<Diagnostic> {
+    let mut v = Validator {
+        resolver,
+        limits: &options.limits,
+        out: Vec::new(),
+        stack: Vec::new(),
+        done: FxHashMap::default(),
+        resolved: FxHashMap::default(),
+    };
+    if let Some(id) = &options.agent_id {
+        v.stack.push((id.clone(), graph.digest()));
+    }
+    v.check_level(graph, &[]);
+    v.out
+}
+
+/// A graph that validated without errors, with the warnings it had.
+#[derive(Clone, Debug)]
+pub struct ValidGraph {
+    graph: Graph,
+    warnings: Vec<Diagnostic>,
+}
+
+impl ValidGraph {
+    /// Validates `graph`; every diagnostic comes back when there is at least one error.
+    pub fn new(
+        graph: Graph,
+        resolver: &dyn Resolver,
+        options: &ValidateOptions,
+    ) -> Result<ValidGraph, Vec<Diagnostic>> {
+        let diagnostics = validate_with(&graph, resolver, options);
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            return Err(diagnostics);
+        }
+        Ok(ValidGraph {
+            graph,
+            warnings: diagnostics,
+        })
+    }
+
+    /// The graph.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The warnings it had.
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+
+    /// The graph, giving up the proof.
+    pub fn into_graph(self) -> Graph {
+        self.graph
+    }
+}
+
+type AgentKey = (String, Digest);
+type Resolution = Result<Option<ResolvedAgent>, String>;
+
+struct Validator<'a> {
+    resolver: &'a dyn Resolver,
+    limits: &'a GraphLimits,
+    out: Vec<Diagnostic>,
+    /// The agents being checked, outermost first: finding one again is a nesting cycle.
+    stack: Vec<AgentKey>,
+    /// Agents already checked, with their interface and nesting height.
+    done: FxHashMap<AgentKey, (Arc<Interface>, usize)>,
+    resolved: FxHashMap<AgentRef, Resolution>,
+}
+
+/// What one graph level knows about its nodes after the node pass.
+struct Level<'g> {
+    index: FxHashMap<&'g str, u32>,
+    /// Offset of each node's first input in `incoming`.
+    input_offset: Vec<u32>,
+    incoming: Vec<u32>,
+}
+
+impl Validator<'_> {
+    fn emit(
+        &mut self,
+        path: &[Step],
+        code: Code,
+        mut location: Location,
+        message: String,
+        help: impl Into<String>,
+    ) {
+        location.path = path.to_vec();
+        self.out
+            .push(Diagnostic::new(code, location, message, help));
+    }
+
+    /// Checks one graph level and the agents below it; returns its nesting height.
+    fn check_level(&mut self, graph: &Graph, path: &[Step]) -> usize {
+        self.check_size(graph, path);
+        let groups = self.check_groups(graph, path);
+        let mut level = self.check_nodes(graph, path, &groups);
+        let edges = self.check_edges(graph, path, &mut level);
+        self.check_inputs(graph, path, &level);
+        self.check_cycles(graph, path, &edges);
+        self.check_reachability(graph, path, &edges);
+        self.check_agents(graph, path)
+    }
+
+    fn check_size(&mut self, graph: &Graph, path: &[Step]) {
+        let (nodes, edges) = (graph.nodes.len(), graph.edges.len());
+        if nodes > self.limits.max_nodes {
+            let max = self.limits.max_nodes;
+            self.emit(
+                path,
+                Code::TooLarge,
+                Location::graph(),
+                format!("graph has {nodes} nodes, over the limit of {max}"),
+                "split it into custom agents, or move to a plan with a higher limit",
+            );
+        }
+        if edges > self.limits.max_edges {
+            let max = self.limits.max_edges;
+            self.emit(
+                path,
+                Code::TooLarge,
+                Location::graph(),
+                format!("graph has {edges} edges, over the limit of {max}"),
+                "split it into custom agents, or move to a plan with a higher limit",
+            );
+        }
+    }
+
+    fn check_groups<'g>(&mut self, graph: &'g Graph, path: &[Step]) -> FxHashSet<&'g str> {
+        let mut ids = FxHashSet::default();
+        for group in &graph.groups {
+            if let Err(e) = check_path(&group.id) {
+                self.emit(
+                    path,
+                    Code::InvalidGroup,
+                    Location::group(&group.id),
+                    format!("group id `{}` is invalid: {e}", group.id),
+                    "group ids are the paths of inlined subgraph nodes, like `billing/inner`",
+                );
+            } else if !ids.insert(group.id.as_str()) {
+                self.emit(
+                    path,
+                    Code::InvalidGroup,
+                    Location::group(&group.id),
+                    format!("group `{}` is declared twice", group.id),
+                    "declare each group once",
+                );
+            }
+            if let Err(e) = check_name(&group.agent.id) {
+                self.emit(
+                    path,
+                    Code::InvalidGroup,
+                    Location::group(&group.id),
+                    format!("group `{}` names an invalid agent id: {e}", group.id),
+                    "agent ids are single names like `billing_bot`",
+                );
+            }
+        }
+        for group in &graph.groups {
+            if let Some((parent, _)) = group.id.rsplit_once('/')
+                && !ids.contains(parent)
+            {
+                self.emit(
+                    path,
+                    Code::InvalidGroup,
+                    Location::group(&group.id),
+                    format!(
+                        "group `{}` is inside `{parent}`, which is not a group",
+                        group.id
+                    ),
+                    format!("declare group `{parent}` too"),
+                );
+            }
+        }
+        ids
+    }
+
+    fn check_nodes<'g>(
+        &mut self,
+        graph: &'g Graph,
+        path: &[Step],
+        groups: &FxHashSet<&str>,
+    ) -> Level<'g> {
+        let mut index = FxHashMap::with_capacity_and_hasher(graph.nodes.len(), Default::default());
+        let mut input_offset = Vec::with_capacity(graph.nodes.len() + 1);
+        let mut total_inputs = 0u32;
+        for (i, node) in graph.nodes.iter().enumerate() {
+            input_offset.push(total_inputs);
+            total_inputs = total_inputs.saturating_add(node.inputs.len() as u32);
+            self.check_node_id(node, path, groups);
+            if let Some(first) = index.insert(node.id.as_str(), i as u32) {
+                // Keep the first node under this id, so edges resolve to it.
+                index.insert(node.id.as_str(), first);
+                self.emit(
+                    path,
+                    Code::DuplicateNodeId,
+                    Location::node(&node.id),
+                    format!(
+                        "node id `{}` is used by nodes[{first}] and nodes[{i}]",
+                        node.id
+                    ),
+                    "give every node its own id",
+                );
+            }
+            if let NodeKind::Unknown(kind) = &node.kind {
+                self.emit(
+                    path,
+                    Code::UnknownKind,
+                    Location::node(&node.id),
+                    format!("node `{}` has unknown kind `{kind}`", node.id),
+                    format!("use one of: {}", NodeKind::KNOWN.join(", ")),
+                );
+            }
+            self.check_ports(node, path);
+            self.check_shape(node, path);
+        }
+        input_offset.push(total_inputs);
+        Level {
+            index,
+            input_offset,
+            incoming: vec![0; total_inputs as usize],
+        }
+    }
+
+    fn check_node_id(&mut self, node: &Node, path: &[Step], groups: &FxHashSet<&str>) {
+        let id = node.id.as_str();
+        let checked = if id.contains('/') {
+            check_path(id)
+        } else {
+            check_name(id)
+        };
+        if let Err(e) = checked {
+            self.emit(
+                path,
+                Code::InvalidNodeId,
+                Location::node(id),
+                format!("node id `{id}` is invalid: {e}"),
+                "ids are letters, digits, `_` and `-`, like `classify_intent`",
+            );
+        } else if let Some((group, _)) = id.rsplit_once('/')
+            && !groups.contains(group)
+        {
+            self.emit(
+                path,
+                Code::InvalidGroup,
+                Location::node(id),
+                format!("node `{id}` is namespaced under `{group}`, which is not a group"),
+                "`/` in an id marks a node inlined by flatten; rename the node without `/`",
+            );
+        }
+    }
+
+    fn check_ports(&mut self, node: &Node, path: &[Step]) {
+        let count = node.inputs.len() + node.outputs.len();
+        if count > self.limits.max_ports {
+            let max = self.limits.max_ports;
+            self.emit(
+                path,
+                Code::TooLarge,
+                Location::node(&node.id),
+                format!(
+                    "node `{}` has {count} ports, over the limit of {max}",
+                    node.id
+                ),
+                "pass structured values (`json`) instead of one port per field",
+            );
+            return;
+        }
+        let inputs = node.inputs.iter().map(|p| (p.name.as_str(), &p.ty));
+        let outputs = node.outputs.iter().map(|p| (p.name.as_str(), &p.ty));
+        for (direction, ports) in [
+            (Direction::Input, inputs.collect::<Vec<_>>()),
+            (Direction::Output, outputs.collect()),
+        ] {
+            for (j, (name, ty)) in ports.iter().enumerate() {
+                let location = || Location::port(&node.id, direction, name);
+                if let Err(e) = check_name(name) {
+                    self.emit(
+                        path,
+                        Code::InvalidPortName,
+                        location(),
+                        format!("port name `{name}` of node `{}` is invalid: {e}", node.id),
+                        "port names are letters, digits, `_` and `-`, like `question`",
+                    );
+                }
+                // At most max_ports names per node, so this stays linear in the graph.
+                if ports[..j].iter().any(|(other, _)| other == name) {
+                    self.emit(
+                        path,
+                        Code::DuplicatePort,
+                        location(),
+                        format!(
+                            "node `{}` has two {} ports named `{name}`",
+                            node.id,
+                            direction_word(direction)
+                        ),
+                        "give each port of a side its own name",
+                    );
+                }
+                if let PortType::Unknown(t) = ty {
+                    self.emit(
+                        path,
+                        Code::UnknownType,
+                        location(),
+                        format!("port `{}.{name}` has unknown type `{t}`", node.id),
+                        format!("use one of: {}", PortType::KNOWN.join(", ")),
+                    );
+                }
+            }
+        }
+    }
+
+    fn check_shape(&mut self, node: &Node, path: &[Step]) {
+        let (ins, outs) = (node.inputs.len(), node.outputs.len());
+        let shape = |want: &str| {
+            format!(
+                "{} node `{}` must have {want} (it has {ins} input{} and {outs} output{})",
+                node.kind,
+                node.id,
+                plural(ins),
+                plural(outs)
+            )
+        };
+        let wrong = match node.kind {
+            NodeKind::Input if ins != 0 || outs != 1 => {
+                Some(shape("no input ports and exactly one output port"))
+            }
+            NodeKind::Output if ins != 1 || outs != 0 => {
+                Some(shape("exactly one input port and no output ports"))
+            }
+            NodeKind::Relay if ins != 1 || outs != 1 => {
+                Some(shape("exactly one input port and one output port"))
+            }
+            NodeKind::Note if ins != 0 || outs != 0 => Some(shape("no ports")),
+            _ => None,
+        };
+        if let Some(message) = wrong {
+            self.emit(
+                path,
+                Code::NodeShape,
+                Location::node(&node.id),
+                message,
+                "input, output and relay nodes carry one value; notes carry none",
+            );
+        }
+        if let (NodeKind::Relay, [input], [output]) =
+            (&node.kind, node.inputs.as_slice(), node.outputs.as_slice())
+            && !output.ty.accepts(&input.ty)
+        {
+            self.emit(
+                path,
+                Code::IncompatibleTypes,
+                Location::node(&node.id),
+                format!(
+                    "relay `{}` receives {} but passes on {}",
+                    node.id, input.ty, output.ty
+                ),
+                "give the relay's two ports compatible types",
+            );
+        }
+        match (&node.kind, &node.agent) {
+            (NodeKind::Subgraph, None) => self.emit(
+                path,
+                Code::AgentReference,
+                Location::node(&node.id),
+                format!(
+                    "subgraph node `{}` does not say which agent it uses",
+                    node.id
+                ),
+                r#"add "agent": {"id": "…", "version": "latest"} (or a pinned sha256: digest)"#,
+            ),
+            (NodeKind::Subgraph, Some(agent)) => {
+                if let Err(e) = check_name(&agent.id) {
+                    self.emit(
+                        path,
+                        Code::AgentReference,
+                        Location::node(&node.id),
+                        format!("node `{}` names an invalid agent id: {e}", node.id),
+                        "agent ids are single names like `billing_bot`",
+                    );
+                }
+            }
+            (_, Some(_)) => self.emit(
+                path,
+                Code::AgentReference,
+                Location::node(&node.id),
+                format!(
+                    "{} node `{}` has an `agent`, but only subgraph nodes use agents",
+                    node.kind, node.id
+                ),
+                "make it a `subgraph` node, or remove `agent`",
+            ),
+            _ => {}
+        }
+    }
+
+    /// Resolves every edge it can and reports the rest; returns the node pairs of the edges
+    /// whose nodes exist.
+    fn check_edges(
+        &mut self,
+        graph: &Graph,
+        path: &[Step],
+        level: &mut Level<'_>,
+    ) -> Vec<(u32, u32)> {
+        let mut pairs = Vec::with_capacity(graph.edges.len());
+        let mut seen: FxHashSet<(&str, &str)> =
+            FxHashSet::with_capacity_and_hasher(graph.edges.len(), Default::default());
+        for (i, edge) in graph.edges.iter().enumerate() {
+            let (Some(from), Some(to)) = (split_endpoint(&edge.from), split_endpoint(&edge.to))
+            else {
+                for endpoint in [&edge.from, &edge.to] {
+                    if split_endpoint(endpoint).is_none() {
+                        self.emit(
+                            path,
+                            Code::InvalidEndpoint,
+                            Location::edge(i),
+                            format!("edge endpoint `{endpoint}` is not of the form `node.port`"),
+                            "write endpoints as the node id, a dot and the port name: `classify.text`",
+                        );
+                    }
+                }
+                continue;
+            };
+            let src = self.lookup_node(level, from.0, i, path);
+            let dst = self.lookup_node(level, to.0, i, path);
+            let (Some(src), Some(dst)) = (src, dst) else {
+                continue;
+            };
+            pairs.push((src, dst));
+            if !seen.insert((edge.from.as_str(), edge.to.as_str())) {
+                self.emit(
+                    path,
+                    Code::DuplicateEdge,
+                    Location::edge(i),
+                    format!("edge {} -> {} appears more than once", edge.from, edge.to),
+                    "remove the repeated edge",
+                );
+            }
+            let (src_node, dst_node) = (&graph.nodes[src as usize], &graph.nodes[dst as usize]);
+            let out_port = src_node.outputs.iter().find(|p| p.name == from.1);
+            let in_slot = dst_node.inputs.iter().position(|p| p.name == to.1);
+            if out_port.is_none() {
+                self.unknown_port(src_node, from.1, Direction::Output, i, path);
+            }
+            if in_slot.is_none() {
+                self.unknown_port(dst_node, to.1, Direction::Input, i, path);
+            }
+            let (Some(out_port), Some(slot)) = (out_port, in_slot) else {
+                continue;
+            };
+            let in_port = &dst_node.inputs[slot];
+            level.incoming[level.input_offset[dst as usize] as usize + slot] += 1;
+            let known = out_port.ty.is_known() && in_port.ty.is_known();
+            if known && !in_port.ty.accepts(&out_port.ty) {
+                self.emit(
+                    path,
+                    Code::IncompatibleTypes,
+                    Location::edge(i),
+                    format!(
+                        "`{}` ({}) cannot feed `{}` ({})",
+                        edge.from, out_port.ty, edge.to, in_port.ty
+                    ),
+                    format!(
+                        "{} accepts {}; convert the value in a step between, or change a port type",
+                        in_port.ty,
+                        accepted_types(&in_port.ty)
+                    ),
+                );
+            }
+        }
+        pairs
+    }
+
+    fn lookup_node(
+        &mut self,
+        level: &Level<'_>,
+        id: &str,
+        edge: usize,
+        path: &[Step],
+    ) -> Option<u32> {
+        let found = level.index.get(id).copied();
+        if found.is_none() {
+            self.emit(
+                path,
+                Code::UnknownNode,
+                Location::edge(edge),
+                format!("edge points at unknown node `{id}`"),
+                format!("add a node with id `{id}`, or correct the edge"),
+            );
+        }
+        found
+    }
+
+    fn unknown_port(
+        &mut self,
+        node: &Node,
+        port: &str,
+        direction: Direction,
+        edge: usize,
+        path: &[Step],
+    ) {
+        let (own, other): (Vec<&str>, bool) = match direction {
+            Direction::Output => (
+                node.outputs.iter().map(|p| p.name.as_str()).collect(),
+                node.input(port).is_some(),
+            ),
+            Direction::Input => (
+                node.inputs.iter().map(|p| p.name.as_str()).collect(),
+                node.output(port).is_some(),
+            ),
+        };
+        let word = direction_word(direction);
+        let help = if other {
+            match direction {
+                Direction::Output => format!(
+                    "`{port}` is an input of `{}`: edges leave from output ports",
+                    node.id
+                ),
+                Direction::Input => format!(
+                    "`{port}` is an output of `{}`: edges arrive at input ports",
+                    node.id
+                ),
+            }
+        } else if own.is_empty() {
+            format!("`{}` has no {word} ports", node.id)
+        } else {
+            format!("the {word} ports of `{}` are: {}", node.id, own.join(", "))
+        };
+        self.emit(
+            path,
+            Code::UnknownPort,
+            Location::edge(edge),
+            format!("node `{}` has no {word} port `{port}`", node.id),
+            help,
+        );
+    }
+
+    fn check_inputs(&mut self, graph: &Graph, path: &[Step], level: &Level<'_>) {
+        for (i, node) in graph.nodes.iter().enumerate() {
+            let base = level.input_offset[i] as usize;
+            for (j, port) in node.inputs.iter().enumerate() {
+                let count = level.incoming[base + j];
+                let location = || Location::port(&node.id, Direction::Input, &port.name);
+                if count == 0 && port.required {
+                    self.emit(
+                        path,
+                        Code::UnconnectedInput,
+                        location(),
+                        format!("required input `{}.{}` has no edge", node.id, port.name),
+                        r#"connect an edge to it, or mark the port "required": false"#,
+                    );
+                } else if count > 1 && !port.multiple {
+                    self.emit(
+                        path,
+                        Code::FanIn,
+                        location(),
+                        format!("input `{}.{}` takes one edge but has {count}", node.id, port.name),
+                        r#"remove the extra edges, or mark the port "multiple": true to collect them"#,
+                    );
+                }
+            }
+        }
+    }
+
+    fn check_cycles(&mut self, graph: &Graph, path: &[Step], edges: &[(u32, u32)]) {
+        let n = graph.nodes.len();
+        let is_loop = |i: u32| graph.nodes[i as usize].kind == NodeKind::Loop;
+        let mut g: DiGraph<(), (), u32> = DiGraph::with_capacity(n, edges.len());
+        for _ in 0..n {
+            g.add_node(());
+        }
+        let mut self_loops = Vec::new();
+        for &(a, b) in edges {
+            // A cycle through a loop node is allowed, so loop nodes do not take part.
+            if is_loop(a) || is_loop(b) {
+                continue;
+            }
+            if a == b {
+                self_loops.push(a);
+            }
+            g.add_edge(NodeIndex::new(a as usize), NodeIndex::new(b as usize), ());
+        }
+        let mut cycles: Vec<Vec<u32>> = petgraph::algo::tarjan_scc(&g)
+            .into_iter()
+            .filter(|scc| scc.len() > 1)
+            .map(|scc| scc.into_iter().map(|ix| ix.index() as u32).collect())
+            .collect();
+        self_loops.sort_unstable();
+        self_loops.dedup();
+        cycles.extend(self_loops.into_iter().map(|a| vec![a]));
+        for scc in &mut cycles {
+            scc.sort_unstable();
+        }
+        cycles.sort_unstable_by_key(|scc| scc[0]);
+        for scc in cycles {
+            let ring = cycle_through(&g, &scc);
+            let names: Vec<&str> = ring
+                .iter()
+                .map(|&i| graph.nodes[i as usize].id.as_str())
+                .collect();
+            let shown = if names.len() > 9 {
+                format!(
+                    "{} → … ({} more) → {}",
+                    names[..4].join(" → "),
+                    names.len() - 5,
+                    names[names.len() - 1]
+                )
+            } else {
+                names.join(" → ")
+            };
+            let first = &graph.nodes[scc[0] as usize].id;
+            self.emit(
+                path,
+                Code::Cycle,
+                Location::node(first),
+                format!("cycle {shown} does not pass through a loop node"),
+                "remove an edge of the cycle, or route the feedback through a `loop` node",
+            );
+        }
+    }
+
+    fn check_reachability(&mut self, graph: &Graph, path: &[Step], edges: &[(u32, u32)]) {
+        let n = graph.nodes.len();
+        // Forward adjacency in compressed rows.
+        let mut start = vec![0u32; n + 1];
+        for &(a, _) in edges {
+            start[a as usize + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut targets = vec![0u32; edges.len()];
+        let mut degree = vec![0u32; n];
+        for &(a, b) in edges {
+            targets[fill[a as usize] as usize] = b;
+            fill[a as usize] += 1;
+            degree[a as usize] += 1;
+            degree[b as usize] += 1;
+        }
+        let mut seen = vec![false; n];
+        let mut queue: Vec<u32> = Vec::new();
+        for (i, node) in graph.nodes.iter().enumerate() {
+            if node.kind == NodeKind::Input {
+                seen[i] = true;
+                queue.push(i as u32);
+            }
+        }
+        while let Some(a) = queue.pop() {
+            for &b in &targets[start[a as usize] as usize..start[a as usize + 1] as usize] {
+                if !seen[b as usize] {
+                    seen[b as usize] = true;
+                    queue.push(b);
+                }
+            }
+        }
+        let mut outputs = 0;
+        let mut working = 0;
+        for (i, node) in graph.nodes.iter().enumerate() {
+            if node.kind != NodeKind::Note {
+                working += 1;
+            }
+            if node.kind == NodeKind::Output {
+                outputs += 1;
+                if !seen[i] {
+                    self.emit(
+                        path,
+                        Code::UnreachableOutput,
+                        Location::node(&node.id),
+                        format!("output `{}` cannot be reached from any input", node.id),
+                        "connect it to the flow that starts at the graph's inputs",
+                    );
+                }
+            }
+        }
+        if working > 1 {
+            for (i, node) in graph.nodes.iter().enumerate() {
+                if degree[i] == 0 && node.kind != NodeKind::Note {
+                    self.emit(
+                        path,
+                        Code::IsolatedNode,
+                        Location::node(&node.id),
+                        format!("node `{}` has no edges", node.id),
+                        "connect it, or remove it",
+                    );
+                }
+            }
+        }
+        if working > 0 && outputs == 0 {
+            self.emit(
+                path,
+                Code::NoOutput,
+                Location::graph(),
+                "graph has no output node, so it produces nothing".to_owned(),
+                "add an `output` node for each result the workflow returns",
+            );
+        }
+    }
+
+    /// Checks every `subgraph` node against its agent and the agent itself; returns the height.
+    fn check_agents(&mut self, graph: &Graph, path: &[Step]) -> usize {
+        let mut height = 0;
+        for node in &graph.nodes {
+            let (NodeKind::Subgraph, Some(agent)) = (&node.kind, &node.agent) else {
+                continue;
+            };
+            if check_name(&agent.id).is_err() {
+                continue; // Reported with the node.
+            }
+            let Some(resolved) = self.resolve(agent, node, path) else {
+                continue;
+            };
+            let key: AgentKey = (resolved.id.clone(), resolved.digest);
+            let step = Step {
+                node: node.id.clone(),
+                agent: resolved.id.clone(),
+                version: resolved.digest,
+            };
+            if let Some(at) = self.stack.iter().position(|k| *k == key) {
+                let mut ring: Vec<&str> = self.stack[at..].iter().map(|k| k.0.as_str()).collect();
+                ring.push(&key.0);
+                let message = format!("nesting cycle: {}", ring.join(" → "));
+                self.emit(
+                    path,
+                    Code::NestingCycle,
+                    Location::node(&node.id),
+                    message,
+                    "an agent cannot contain itself, directly or through other agents",
+                );
+                continue;
+            }
+            let depth = path.len() + 1;
+            let max = self.limits.max_depth;
+            if depth > max {
+                self.too_deep(node, &resolved, depth, path);
+                continue;
+            }
+            // A fresh check reports excess depth where it happens, inside; an agent checked
+            // before is only held to the limit here.
+            let (interface, below, reused) = match self.done.get(&key) {
+                Some((interface, below)) => (interface.clone(), *below, true),
+                None => {
+                    let mut inner = path.to_vec();
+                    inner.push(step);
+                    self.stack.push(key.clone());
+                    let below = self.check_level(&resolved.graph, &inner);
+                    self.stack.pop();
+                    let interface = Arc::new(Interface::of(&resolved.graph));
+                    self.done.insert(key, (interface.clone(), below));
+                    (interface, below, false)
+                }
+            };
+            if reused && depth + below > max {
+                self.too_deep(node, &resolved, depth + below, path);
+            }
+            height = height.max(1 + below);
+            let problems = interface.mismatches(node);
+            if !problems.is_empty() {
+                let inputs: Vec<String> = interface
+                    .inputs
+                    .iter()
+                    .map(|p| format!("{}: {}", p.name, p.ty))
+                    .collect();
+                let outputs: Vec<String> = interface
+                    .outputs
+                    .iter()
+                    .map(|p| format!("{}: {}", p.name, p.ty))
+                    .collect();
+                self.emit(
+                    path,
+                    Code::InterfaceMismatch,
+                    Location::node(&node.id),
+                    format!(
+                        "ports of `{}` do not match agent {}@{}: {}",
+                        node.id,
+                        resolved.id,
+                        resolved.digest.short(),
+                        problems.join("; ")
+                    ),
+                    format!(
+                        "declare the agent's interface on the node: inputs [{}], outputs [{}]",
+                        inputs.join(", "),
+                        outputs.join(", ")
+                    ),
+                );
+            }
+        }
+        height
+    }
+
+    fn too_deep(&mut self, node: &Node, agent: &ResolvedAgent, depth: usize, path: &[Step]) {
+        let max = self.limits.max_depth;
+        self.emit(
+            path,
+            Code::NestingTooDeep,
+            Location::node(&node.id),
+            format!(
+                "`{}` nests agent `{}` to depth {depth}, over the limit of {max}",
+                node.id, agent.id
+            ),
+            "inline a level of agents, or move to a plan with deeper nesting",
+        );
+    }
+
+    fn resolve(&mut self, agent: &AgentRef, node: &Node, path: &[Step]) -> Option<ResolvedAgent> {
+        let resolver = self.resolver;
+        let found = self
+            .resolved
+            .entry(agent.clone())
+            .or_insert_with(|| resolver.resolve(agent).map_err(|e| e.to_string()))
+            .clone();
+        match found {
+            Ok(Some(resolved)) => Some(resolved),
+            Err(message) => {
+                self.emit(
+                    path,
+                    Code::AgentUnavailable,
+                    Location::node(&node.id),
+                    format!("agent for `{}` could not be loaded: {message}", node.id),
+                    "fix the agent's document, or point the node at another agent",
+                );
+                None
+            }
+            Ok(None) => {
+                let latest = AgentRef {
+                    id: agent.id.clone(),
+                    version: AgentVersion::Latest,
+                };
+                let exists = matches!(agent.version, AgentVersion::Pinned(_))
+                    && matches!(resolver.resolve(&latest), Ok(Some(_)));
+                if exists {
+                    self.emit(
+                        path,
+                        Code::UnknownAgentVersion,
+                        Location::node(&node.id),
+                        format!("agent `{}` has no version {}", agent.id, agent.version),
+                        "pin a version that exists, or use \"latest\"",
+                    );
+                } else {
+                    self.emit(
+                        path,
+                        Code::UnknownAgent,
+                        Location::node(&node.id),
+                        format!("node `{}` uses unknown agent `{}`", node.id, agent.id),
+                        "publish the agent first, or correct its id (with the CLI: --agents DIR)",
+                    );
+                }
+                None
+            }
+        }
+    }
+}
+
+/// A shortest cycle through the smallest node of a strongly connected component, as node
+/// indices with the start repeated at the end.
+fn cycle_through(g: &DiGraph<(), (), u32>, scc: &[u32]) -> Vec<u32> {
+    let start = scc[0];
+    if scc.len() == 1 {
+        return vec![start, start];
+    }
+    let members: FxHashSet<u32> = scc.iter().copied().collect();
+    let mut parent: FxHashMap<u32, u32> = FxHashMap::default();
+    let mut frontier = std::collections::VecDeque::from([start]);
+    while let Some(a) = frontier.pop_front() {
+        // Neighbours come back in reverse insertion order; sort for a stable answer.
+        let mut next: Vec<u32> = g
+            .neighbors(NodeIndex::new(a as usize))
+            .map(|ix| ix.index() as u32)
+            .filter(|b| members.contains(b))
+            .collect();
+        next.sort_unstable();
+        next.dedup();
+        for b in next {
+            if b == start {
+                // Walk the parents back from `a`, then read the chain forwards.
+                let mut ring = vec![a];
+                let mut at = a;
+                while at != start {
+                    at = parent[&at];
+                    ring.push(at);
+                }
+                ring.reverse();
+                ring.push(start);
+                return ring;
+            }
+            if let std::collections::hash_map::Entry::Vacant(e) = parent.entry(b) {
+                e.insert(a);
+                frontier.push_back(b);
+            }
+        }
+    }
+    vec![start, start]
+}
+
+fn accepted_types(to: &PortType) -> String {
+    PortType::KNOWN
+        .iter()
+        .map(|name| PortType::from_name(name))
+        .filter(|from| to.accepts(from))
+        .map(|t| t.as_str().to_owned())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn direction_word(d: Direction) -> &'static str {
+    match d {
+        Direction::Input => "input",
+        Direction::Output => "output",
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
