@@ -11,25 +11,27 @@ use serde_json::{Map, Value};
 use sha2::Digest as _;
 
 use crate::digest::Digest;
-use crate::document::{AgentRef, CURRENT_SCHEMA, Edge, Graph, Group, InputPort, Node, OutputPort};
+use crate::document::{AgentRef, AgentVersion, CURRENT_SCHEMA, Edge, Graph, Group, Node};
 
 impl Graph {
     /// The canonical JSON text of the graph (see `docs/graph-format.md`).
     pub fn canonical_json(&self) -> String {
         let mut out = Vec::with_capacity(self.nodes.len() * 128 + 64);
-        write_graph(self, &mut out);
+        write_graph(self, &mut out, &mut |_| {});
         // The writer only emits valid UTF-8: JSON punctuation, escapes and copied strings.
         String::from_utf8(out).unwrap_or_default()
     }
 
     /// The content digest: SHA-256 of [`Graph::canonical_json`], streamed without building it.
     pub fn digest(&self) -> Digest {
-        let mut sink = HashSink {
-            hasher: sha2::Sha256::new(),
-            buf: Vec::with_capacity(HASH_BUF),
-        };
-        write_graph(self, &mut sink);
-        sink.finish()
+        let mut hasher = sha2::Sha256::new();
+        let mut buf = Vec::with_capacity(FLUSH_AT + 4096);
+        write_graph(self, &mut buf, &mut |buf| {
+            hasher.update(&buf[..]);
+            buf.clear();
+        });
+        hasher.update(&buf);
+        Digest::from_bytes(hasher.finalize().into())
     }
 }
 
@@ -46,182 +48,188 @@ pub fn jcs_cmp(a: &str, b: &str) -> Ordering {
     a.encode_utf16().cmp(b.encode_utf16())
 }
 
-/// Where canonical bytes go: a buffer, or straight into the hasher.
-trait Sink {
-    fn put(&mut self, bytes: &[u8]);
-}
-
-impl Sink for Vec<u8> {
-    fn put(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes);
-    }
-}
-
-const HASH_BUF: usize = 64 * 1024;
-
-struct HashSink {
-    hasher: sha2::Sha256,
-    buf: Vec<u8>,
-}
-
-impl Sink for HashSink {
-    fn put(&mut self, bytes: &[u8]) {
-        if self.buf.len() + bytes.len() > HASH_BUF {
-            self.hasher.update(&self.buf);
-            self.buf.clear();
-        }
-        if bytes.len() >= HASH_BUF {
-            self.hasher.update(bytes);
-        } else {
-            self.buf.extend_from_slice(bytes);
-        }
-    }
-}
-
-impl HashSink {
-    fn finish(mut self) -> Digest {
-        self.hasher.update(&self.buf);
-        Digest::from_bytes(self.hasher.finalize().into())
-    }
-}
+/// Canonical bytes are written into a buffer; `flush` empties it (into the hasher) whenever it
+/// has grown past `FLUSH_AT`, between nodes and edges, so a digest never holds the whole text.
+const FLUSH_AT: usize = 64 * 1024;
 
 // Keys are written in RFC 8785 order by hand below: every key of the fixed structure is ASCII,
 // so byte order is UTF-16 order, and each object lists its keys alphabetically.
 
-fn write_graph(g: &Graph, out: &mut impl Sink) {
+fn write_graph(g: &Graph, out: &mut Vec<u8>, flush: &mut dyn FnMut(&mut Vec<u8>)) {
+    // Ids are almost always ASCII, where byte order is RFC 8785's order: check once, not at
+    // every comparison.
     let mut nodes: Vec<&Node> = g.nodes.iter().collect();
-    nodes.sort_by(|a, b| jcs_cmp(&a.id, &b.id));
+    if nodes.iter().all(|n| n.id.is_ascii()) {
+        nodes.sort_by(|a, b| a.id.cmp(&b.id));
+    } else {
+        nodes.sort_by(|a, b| jcs_cmp(&a.id, &b.id));
+    }
+    // Equal edges write equal bytes, so an unstable sort is as good as a stable one.
     let mut edges: Vec<&Edge> = g.edges.iter().collect();
-    edges.sort_by(|a, b| jcs_cmp(&a.from, &b.from).then_with(|| jcs_cmp(&a.to, &b.to)));
+    if edges.iter().all(|e| e.from.is_ascii() && e.to.is_ascii()) {
+        edges.sort_unstable_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
+    } else {
+        edges
+            .sort_unstable_by(|a, b| jcs_cmp(&a.from, &b.from).then_with(|| jcs_cmp(&a.to, &b.to)));
+    }
     let mut groups: Vec<&Group> = g.groups.iter().collect();
     groups.sort_by(|a, b| jcs_cmp(&a.id, &b.id));
 
-    out.put(b"{\"edges\":[");
+    out.extend_from_slice(b"{\"edges\":[");
     for (i, e) in edges.iter().enumerate() {
+        if out.len() >= FLUSH_AT {
+            flush(out);
+        }
         comma(i, out);
-        out.put(b"{\"from\":");
+        out.extend_from_slice(b"{\"from\":");
         write_str(&e.from, out);
-        out.put(b",\"to\":");
+        out.extend_from_slice(b",\"to\":");
         write_str(&e.to, out);
-        out.put(b"}");
+        out.extend_from_slice(b"}");
     }
-    out.put(b"],\"groups\":[");
+    out.extend_from_slice(b"],\"groups\":[");
     for (i, group) in groups.iter().enumerate() {
         comma(i, out);
-        out.put(b"{\"agent\":");
+        out.extend_from_slice(b"{\"agent\":");
         write_agent(&group.agent, out);
-        out.put(b",\"id\":");
+        out.extend_from_slice(b",\"id\":");
         write_str(&group.id, out);
-        out.put(b",\"label\":");
+        out.extend_from_slice(b",\"label\":");
         write_opt_str(group.label.as_deref(), out);
-        out.put(b"}");
+        out.extend_from_slice(b"}");
     }
-    out.put(b"],\"nodes\":[");
+    out.extend_from_slice(b"],\"nodes\":[");
     for (i, node) in nodes.iter().enumerate() {
+        if out.len() >= FLUSH_AT {
+            flush(out);
+        }
         comma(i, out);
         write_node(node, out);
     }
-    out.put(b"],\"schema\":");
-    out.put(CURRENT_SCHEMA.to_string().as_bytes());
-    out.put(b"}");
+    out.extend_from_slice(b"],\"schema\":");
+    out.extend_from_slice(CURRENT_SCHEMA.to_string().as_bytes());
+    out.extend_from_slice(b"}");
 }
 
-fn write_node(n: &Node, out: &mut impl Sink) {
-    out.put(b"{\"agent\":");
+fn write_node(n: &Node, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"agent\":");
     match &n.agent {
         Some(agent) => write_agent(agent, out),
-        None => out.put(b"null"),
+        None => out.extend_from_slice(b"null"),
     }
-    out.put(b",\"config\":");
+    out.extend_from_slice(b",\"config\":");
     write_object(&n.config, out);
-    out.put(b",\"id\":");
+    out.extend_from_slice(b",\"id\":");
     write_str(&n.id, out);
-    out.put(b",\"inputs\":[");
-    let mut inputs: Vec<&InputPort> = n.inputs.iter().collect();
-    inputs.sort_by(|a, b| jcs_cmp(&a.name, &b.name));
-    for (i, p) in inputs.iter().enumerate() {
+    out.extend_from_slice(b",\"inputs\":[");
+    for (i, p) in sorted_by_name(&n.inputs, |p| &p.name).iter().enumerate() {
         comma(i, out);
-        out.put(if p.multiple {
+        out.extend_from_slice(if p.multiple {
             b"{\"multiple\":true,\"name\":"
         } else {
             b"{\"multiple\":false,\"name\":"
         });
         write_str(&p.name, out);
-        out.put(if p.required {
+        out.extend_from_slice(if p.required {
             b",\"required\":true,\"type\":"
         } else {
             b",\"required\":false,\"type\":"
         });
         write_str(p.ty.as_str(), out);
-        out.put(b"}");
+        out.extend_from_slice(b"}");
     }
-    out.put(b"],\"kind\":");
+    out.extend_from_slice(b"],\"kind\":");
     write_str(n.kind.as_str(), out);
-    out.put(b",\"label\":");
+    out.extend_from_slice(b",\"label\":");
     write_opt_str(n.label.as_deref(), out);
-    out.put(b",\"outputs\":[");
-    let mut outputs: Vec<&OutputPort> = n.outputs.iter().collect();
-    outputs.sort_by(|a, b| jcs_cmp(&a.name, &b.name));
-    for (i, p) in outputs.iter().enumerate() {
+    out.extend_from_slice(b",\"outputs\":[");
+    for (i, p) in sorted_by_name(&n.outputs, |p| &p.name).iter().enumerate() {
         comma(i, out);
-        out.put(b"{\"name\":");
+        out.extend_from_slice(b"{\"name\":");
         write_str(&p.name, out);
-        out.put(b",\"type\":");
+        out.extend_from_slice(b",\"type\":");
         write_str(p.ty.as_str(), out);
-        out.put(b"}");
+        out.extend_from_slice(b"}");
     }
-    out.put(b"]}");
+    out.extend_from_slice(b"]}");
 }
 
-fn write_agent(a: &AgentRef, out: &mut impl Sink) {
-    out.put(b"{\"id\":");
+/// The ports in name order; borrowed without sorting when they already are (the usual case).
+fn sorted_by_name<T>(ports: &[T], name: impl Fn(&T) -> &String) -> std::borrow::Cow<'_, [T]>
+where
+    T: Clone,
+{
+    if ports.is_sorted_by(|a, b| jcs_cmp(name(a), name(b)).is_le()) {
+        return std::borrow::Cow::Borrowed(ports);
+    }
+    let mut sorted = ports.to_vec();
+    sorted.sort_by(|a, b| jcs_cmp(name(a), name(b)));
+    std::borrow::Cow::Owned(sorted)
+}
+
+fn write_agent(a: &AgentRef, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"id\":");
     write_str(&a.id, out);
-    out.put(b",\"version\":");
-    write_str(&a.version.to_string(), out);
-    out.put(b"}");
+    out.extend_from_slice(b",\"version\":");
+    match a.version {
+        AgentVersion::Latest => out.extend_from_slice(b"\"latest\""),
+        AgentVersion::Pinned(digest) => {
+            out.extend_from_slice(b"\"sha256:");
+            let mut hex = [0u8; 64];
+            for (i, b) in digest.as_bytes().iter().enumerate() {
+                hex[2 * i] = HEX[(b >> 4) as usize];
+                hex[2 * i + 1] = HEX[(b & 15) as usize];
+            }
+            out.extend_from_slice(&hex);
+            out.extend_from_slice(b"\"");
+        }
+    }
+    out.extend_from_slice(b"}");
 }
 
-fn write_opt_str(s: Option<&str>, out: &mut impl Sink) {
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn write_opt_str(s: Option<&str>, out: &mut Vec<u8>) {
     match s {
         Some(s) => write_str(s, out),
-        None => out.put(b"null"),
+        None => out.extend_from_slice(b"null"),
     }
 }
 
-fn comma(i: usize, out: &mut impl Sink) {
+fn comma(i: usize, out: &mut Vec<u8>) {
     if i > 0 {
-        out.put(b",");
+        out.extend_from_slice(b",");
     }
 }
 
-fn write_value(v: &Value, out: &mut impl Sink) {
+fn write_value(v: &Value, out: &mut Vec<u8>) {
     match v {
-        Value::Null => out.put(b"null"),
-        Value::Bool(true) => out.put(b"true"),
-        Value::Bool(false) => out.put(b"false"),
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
         Value::Number(n) => write_number(n, out),
         Value::String(s) => write_str(s, out),
         Value::Array(items) => {
-            out.put(b"[");
+            out.extend_from_slice(b"[");
             for (i, item) in items.iter().enumerate() {
                 comma(i, out);
                 write_value(item, out);
             }
-            out.put(b"]");
+            out.extend_from_slice(b"]");
         }
         Value::Object(map) => write_object(map, out),
     }
 }
 
-fn write_object(map: &Map<String, Value>, out: &mut impl Sink) {
-    out.put(b"{");
+fn write_object(map: &Map<String, Value>, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{");
     // serde_json's map is ordered by bytes, which is RFC 8785's order unless a key has
     // characters outside the Basic Multilingual Plane; only then do we sort again.
     if map.keys().all(|k| k.is_ascii()) {
         for (i, (k, v)) in map.iter().enumerate() {
             comma(i, out);
             write_str(k, out);
-            out.put(b":");
+            out.extend_from_slice(b":");
             write_value(v, out);
         }
     } else {
@@ -230,28 +238,33 @@ fn write_object(map: &Map<String, Value>, out: &mut impl Sink) {
         for (i, (k, v)) in entries.into_iter().enumerate() {
             comma(i, out);
             write_str(k, out);
-            out.put(b":");
+            out.extend_from_slice(b":");
             write_value(v, out);
         }
     }
-    out.put(b"}");
+    out.extend_from_slice(b"}");
 }
 
 /// RFC 8785 numbers are IEEE-754 doubles printed the way ECMAScript prints them.
-fn write_number(n: &serde_json::Number, out: &mut impl Sink) {
+fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) {
     let f = n.as_f64().unwrap_or(0.0);
     if f == 0.0 {
         // Both zeros print as `0`.
-        out.put(b"0");
+        out.extend_from_slice(b"0");
         return;
     }
     let mut buf = ryu_js::Buffer::new();
-    out.put(buf.format_finite(f).as_bytes());
+    out.extend_from_slice(buf.format_finite(f).as_bytes());
 }
 
-fn write_str(s: &str, out: &mut impl Sink) {
-    out.put(b"\"");
+fn write_str(s: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"\"");
     let bytes = s.as_bytes();
+    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.extend_from_slice(bytes);
+        out.extend_from_slice(b"\"");
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escape: &[u8] = match b {
@@ -263,9 +276,8 @@ fn write_str(s: &str, out: &mut impl Sink) {
             0x08 => b"\\b",
             0x0c => b"\\f",
             0..=0x1f => {
-                out.put(&bytes[start..i]);
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.put(&[
+                out.extend_from_slice(&bytes[start..i]);
+                out.extend_from_slice(&[
                     b'\\',
                     b'u',
                     b'0',
@@ -278,12 +290,12 @@ fn write_str(s: &str, out: &mut impl Sink) {
             }
             _ => continue,
         };
-        out.put(&bytes[start..i]);
-        out.put(escape);
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(escape);
         start = i + 1;
     }
-    out.put(&bytes[start..]);
-    out.put(b"\"");
+    out.extend_from_slice(&bytes[start..]);
+    out.extend_from_slice(b"\"");
 }
 
 #[cfg(test)]

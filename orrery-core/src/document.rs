@@ -228,7 +228,12 @@ pub const MIGRATIONS: &[Migration] = &[];
 impl Graph {
     /// Reads a document from JSON text with the default [`ParseOptions`].
     pub fn from_json(json: &str) -> Result<Graph, ParseError> {
-        Graph::from_slice_with(json.as_bytes(), &ParseOptions::default())
+        Graph::from_json_with(json, &ParseOptions::default())
+    }
+
+    /// Reads a document from JSON text.
+    pub fn from_json_with(json: &str, options: &ParseOptions) -> Result<Graph, ParseError> {
+        Graph::from_str_migrating(json, options, MIGRATIONS)
     }
 
     /// Reads a document from JSON bytes with the default [`ParseOptions`].
@@ -254,24 +259,40 @@ impl Graph {
         options: &ParseOptions,
         migrations: &[Migration],
     ) -> Result<Graph, ParseError> {
-        if json.len() > options.max_bytes {
-            return Err(ParseError::TooLarge {
-                size: json.len(),
-                limit: options.max_bytes,
-            });
-        }
-        if let Some(found) = json.iter().find(|b| !b.is_ascii_whitespace())
-            && *found != b'{'
+        check_size(json.len(), options)?;
+        // Checking the UTF-8 of the whole input at once is far cheaper than string by string.
+        let text = std::str::from_utf8(json).map_err(|e| {
+            let (line, column) = line_column(json, e.valid_up_to());
+            ParseError::Json {
+                message: "invalid UTF-8".to_owned(),
+                line,
+                column,
+            }
+        })?;
+        Graph::from_str_migrating(text, options, migrations)
+    }
+
+    fn from_str_migrating(
+        json: &str,
+        options: &ParseOptions,
+        migrations: &[Migration],
+    ) -> Result<Graph, ParseError> {
+        check_size(json.len(), options)?;
+        // RFC 8259 lets readers ignore a byte-order mark, and some editors still write one.
+        let json = json.strip_prefix('\u{feff}').unwrap_or(json);
+        let bytes = json.as_bytes();
+        if let Some(at) = bytes.iter().position(|b| !b.is_ascii_whitespace())
+            && bytes[at] != b'{'
         {
-            return Err(not_an_object(json, *found));
+            return Err(not_an_object(bytes, at));
         }
         // The fast path reads straight into the typed structs. Only when that fails do we look
         // at the schema field, to tell "old or new schema" apart from "broken document".
-        match serde_json::from_slice::<Graph>(json) {
+        match serde_json::from_str::<Graph>(json) {
             Ok(graph) => Ok(graph),
             Err(error) => match probe_schema(json) {
                 Some(found) if found != u64::from(CURRENT_SCHEMA) => {
-                    let value: Value = serde_json::from_slice(json).map_err(json_error)?;
+                    let value: Value = serde_json::from_str(json).map_err(json_error)?;
                     from_value_migrating(value, migrations)
                 }
                 _ => Err(json_error(error)),
@@ -358,11 +379,18 @@ impl Edge {
 
 /// Splits `node.port` at its only dot; `None` when there is not exactly one.
 pub fn split_endpoint(endpoint: &str) -> Option<(&str, &str)> {
-    let (node, port) = endpoint.split_once('.')?;
-    if port.contains('.') {
-        return None;
+    // One pass over a short string beats two memchr calls.
+    let mut dot = None;
+    for (i, b) in endpoint.bytes().enumerate() {
+        if b == b'.' {
+            if dot.is_some() {
+                return None;
+            }
+            dot = Some(i);
+        }
     }
-    Some((node, port))
+    let i = dot?;
+    Some((&endpoint[..i], &endpoint[i + 1..]))
 }
 
 impl fmt::Display for AgentVersion {
@@ -524,24 +552,38 @@ fn from_value_migrating(mut value: Value, migrations: &[Migration]) -> Result<Gr
 }
 
 /// Reads only the `schema` field of a document, when it has a numeric one.
-fn probe_schema(json: &[u8]) -> Option<u64> {
+fn probe_schema(json: &str) -> Option<u64> {
     #[derive(Deserialize)]
     struct Probe {
         schema: Option<u64>,
     }
-    serde_json::from_slice::<Probe>(json).ok()?.schema
+    serde_json::from_str::<Probe>(json).ok()?.schema
+}
+
+fn check_size(size: usize, options: &ParseOptions) -> Result<(), ParseError> {
+    if size > options.max_bytes {
+        return Err(ParseError::TooLarge {
+            size,
+            limit: options.max_bytes,
+        });
+    }
+    Ok(())
+}
+
+/// 1-based line and column of byte offset `at`.
+fn line_column(json: &[u8], at: usize) -> (usize, usize) {
+    let line = 1 + json[..at].iter().filter(|b| **b == b'\n').count();
+    let line_start = json[..at]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |p| p + 1);
+    (line, 1 + at - line_start)
 }
 
 /// Serde would read a struct from an array of its fields; a document must be an object.
-fn not_an_object(json: &[u8], found: u8) -> ParseError {
-    let at = json.iter().position(|b| *b == found).unwrap_or(0);
-    let line = 1 + json[..at].iter().filter(|b| **b == b'\n').count();
-    let column = 1 + at
-        - json[..at]
-            .iter()
-            .rposition(|b| *b == b'\n')
-            .map_or(0, |p| p + 1);
-    let what = match found {
+fn not_an_object(json: &[u8], at: usize) -> ParseError {
+    let (line, column) = line_column(json, at);
+    let what = match json[at] {
         b'[' => "an array",
         b'"' => "a string",
         b'-' | b'0'..=b'9' => "a number",
@@ -699,6 +741,12 @@ mod tests {
             let err = Graph::from_json(doc).unwrap_err().to_string();
             assert!(err.contains(needle), "{doc}: {err}");
         }
+    }
+
+    #[test]
+    fn invalid_utf8_is_located() {
+        let err = Graph::from_slice(b"{\n \"schema\": 1, \"nodes\": [\xff]}").unwrap_err();
+        assert_eq!(err.to_string(), "invalid UTF-8 at line 2, column 25");
     }
 
     #[test]

@@ -83,10 +83,12 @@ fn check_len(s: &str) -> Result<(), IdError> {
 }
 
 fn check_segment(s: &str) -> Result<(), IdError> {
-    if let Some(c) = s
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    // Bytes, not chars: every allowed character is ASCII, and this runs for every id.
+    if let Some(at) = s
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
     {
+        let c = s[at..].chars().next().unwrap_or_default();
         return Err(if c == '/' {
             IdError::Namespaced
         } else {

@@ -162,8 +162,9 @@ impl Validator<'_> {
         let mut level = self.check_nodes(graph, path, &groups);
         let edges = self.check_edges(graph, path, &mut level);
         self.check_inputs(graph, path, &level);
-        self.check_cycles(graph, path, &edges);
-        self.check_reachability(graph, path, &edges);
+        let adjacency = Adjacency::new(graph.nodes.len(), &edges);
+        self.check_cycles(graph, path, &adjacency);
+        self.check_reachability(graph, path, &adjacency);
         self.check_agents(graph, path)
     }
 
@@ -331,47 +332,57 @@ impl Validator<'_> {
             );
             return;
         }
-        let inputs = node.inputs.iter().map(|p| (p.name.as_str(), &p.ty));
-        let outputs = node.outputs.iter().map(|p| (p.name.as_str(), &p.ty));
-        for (direction, ports) in [
-            (Direction::Input, inputs.collect::<Vec<_>>()),
-            (Direction::Output, outputs.collect()),
-        ] {
-            for (j, (name, ty)) in ports.iter().enumerate() {
-                let location = || Location::port(&node.id, direction, name);
-                if let Err(e) = check_name(name) {
-                    self.emit(
-                        path,
-                        Code::InvalidPortName,
-                        location(),
-                        format!("port name `{name}` of node `{}` is invalid: {e}", node.id),
-                        "port names are letters, digits, `_` and `-`, like `question`",
-                    );
-                }
-                // At most max_ports names per node, so this stays linear in the graph.
-                if ports[..j].iter().any(|(other, _)| other == name) {
-                    self.emit(
-                        path,
-                        Code::DuplicatePort,
-                        location(),
-                        format!(
-                            "node `{}` has two {} ports named `{name}`",
-                            node.id,
-                            direction_word(direction)
-                        ),
-                        "give each port of a side its own name",
-                    );
-                }
-                if let PortType::Unknown(t) = ty {
-                    self.emit(
-                        path,
-                        Code::UnknownType,
-                        location(),
-                        format!("port `{}.{name}` has unknown type `{t}`", node.id),
-                        format!("use one of: {}", PortType::KNOWN.join(", ")),
-                    );
-                }
-            }
+        // At most max_ports names per node, so the duplicate scans stay linear in the graph.
+        for (j, p) in node.inputs.iter().enumerate() {
+            let duplicate = node.inputs[..j].iter().any(|o| o.name == p.name);
+            self.check_port(node, path, Direction::Input, &p.name, &p.ty, duplicate);
+        }
+        for (j, p) in node.outputs.iter().enumerate() {
+            let duplicate = node.outputs[..j].iter().any(|o| o.name == p.name);
+            self.check_port(node, path, Direction::Output, &p.name, &p.ty, duplicate);
+        }
+    }
+
+    fn check_port(
+        &mut self,
+        node: &Node,
+        path: &[Step],
+        direction: Direction,
+        name: &str,
+        ty: &PortType,
+        duplicate: bool,
+    ) {
+        let location = || Location::port(&node.id, direction, name);
+        if let Err(e) = check_name(name) {
+            self.emit(
+                path,
+                Code::InvalidPortName,
+                location(),
+                format!("port name `{name}` of node `{}` is invalid: {e}", node.id),
+                "port names are letters, digits, `_` and `-`, like `question`",
+            );
+        }
+        if duplicate {
+            self.emit(
+                path,
+                Code::DuplicatePort,
+                location(),
+                format!(
+                    "node `{}` has two {} ports named `{name}`",
+                    node.id,
+                    direction_word(direction)
+                ),
+                "give each port of a side its own name",
+            );
+        }
+        if let PortType::Unknown(t) = ty {
+            self.emit(
+                path,
+                Code::UnknownType,
+                location(),
+                format!("port `{}.{name}` has unknown type `{t}`", node.id),
+                format!("use one of: {}", PortType::KNOWN.join(", ")),
+            );
         }
     }
 
@@ -468,7 +479,8 @@ impl Validator<'_> {
         level: &mut Level<'_>,
     ) -> Vec<(u32, u32)> {
         let mut pairs = Vec::with_capacity(graph.edges.len());
-        let mut seen: FxHashSet<(&str, &str)> =
+        // Resolved edges as (source node, output, target node, input), packed.
+        let mut seen: FxHashSet<u128> =
             FxHashSet::with_capacity_and_hasher(graph.edges.len(), Default::default());
         for (i, edge) in graph.edges.iter().enumerate() {
             let (Some(from), Some(to)) = (split_endpoint(&edge.from), split_endpoint(&edge.to))
@@ -492,17 +504,9 @@ impl Validator<'_> {
                 continue;
             };
             pairs.push((src, dst));
-            if !seen.insert((edge.from.as_str(), edge.to.as_str())) {
-                self.emit(
-                    path,
-                    Code::DuplicateEdge,
-                    Location::edge(i),
-                    format!("edge {} -> {} appears more than once", edge.from, edge.to),
-                    "remove the repeated edge",
-                );
-            }
             let (src_node, dst_node) = (&graph.nodes[src as usize], &graph.nodes[dst as usize]);
-            let out_port = src_node.outputs.iter().find(|p| p.name == from.1);
+            let out_slot = src_node.outputs.iter().position(|p| p.name == from.1);
+            let out_port = out_slot.map(|slot| &src_node.outputs[slot]);
             let in_slot = dst_node.inputs.iter().position(|p| p.name == to.1);
             if out_port.is_none() {
                 self.unknown_port(src_node, from.1, Direction::Output, i, path);
@@ -514,6 +518,19 @@ impl Validator<'_> {
                 continue;
             };
             let in_port = &dst_node.inputs[slot];
+            let key = (u128::from(src) << 96)
+                | ((out_slot.unwrap_or(0) as u128) << 64)
+                | (u128::from(dst) << 32)
+                | slot as u128;
+            if !seen.insert(key) {
+                self.emit(
+                    path,
+                    Code::DuplicateEdge,
+                    Location::edge(i),
+                    format!("edge {} -> {} appears more than once", edge.from, edge.to),
+                    "remove the repeated edge",
+                );
+            }
             level.incoming[level.input_offset[dst as usize] as usize + slot] += 1;
             let known = out_port.ty.is_known() && in_port.ty.is_known();
             if known && !in_port.ty.accepts(&out_port.ty) {
@@ -627,23 +644,65 @@ impl Validator<'_> {
         }
     }
 
-    fn check_cycles(&mut self, graph: &Graph, path: &[Step], edges: &[(u32, u32)]) {
+    fn check_cycles(&mut self, graph: &Graph, path: &[Step], adj: &Adjacency) {
         let n = graph.nodes.len();
-        let is_loop = |i: u32| graph.nodes[i as usize].kind == NodeKind::Loop;
-        let mut g: DiGraph<(), (), u32> = DiGraph::with_capacity(n, edges.len());
-        for _ in 0..n {
+        // A cycle through a loop node is allowed, so loop nodes take no part.
+        let is_loop: Vec<bool> = graph
+            .nodes
+            .iter()
+            .map(|n| n.kind == NodeKind::Loop)
+            .collect();
+        // Kahn's peeling first: on the common acyclic graph it is all the work there is, and
+        // what it cannot peel lies on a cycle or behind one.
+        let mut indegree = vec![0u32; n];
+        for a in (0..n).filter(|&a| !is_loop[a]) {
+            for &b in adj.out(a) {
+                if !is_loop[b as usize] {
+                    indegree[b as usize] += 1;
+                }
+            }
+        }
+        let mut stack: Vec<u32> = (0..n as u32)
+            .filter(|&i| !is_loop[i as usize] && indegree[i as usize] == 0)
+            .collect();
+        while let Some(a) = stack.pop() {
+            for &b in adj.out(a as usize) {
+                if is_loop[b as usize] {
+                    continue;
+                }
+                indegree[b as usize] -= 1;
+                if indegree[b as usize] == 0 {
+                    stack.push(b);
+                }
+            }
+        }
+        let rest: Vec<u32> = (0..n as u32)
+            .filter(|&i| !is_loop[i as usize] && indegree[i as usize] > 0)
+            .collect();
+        if rest.is_empty() {
+            return;
+        }
+        // Tarjan's strongly connected components (petgraph) on what is left.
+        let mut local = vec![u32::MAX; n];
+        for (k, &i) in rest.iter().enumerate() {
+            local[i as usize] = k as u32;
+        }
+        let mut g: DiGraph<(), (), u32> = DiGraph::with_capacity(rest.len(), rest.len() * 2);
+        for _ in &rest {
             g.add_node(());
         }
         let mut self_loops = Vec::new();
-        for &(a, b) in edges {
-            // A cycle through a loop node is allowed, so loop nodes do not take part.
-            if is_loop(a) || is_loop(b) {
-                continue;
+        for &a in &rest {
+            for &b in adj.out(a as usize) {
+                let (la, lb) = (local[a as usize], local[b as usize]);
+                if lb == u32::MAX {
+                    continue;
+                }
+                if la == lb {
+                    self_loops.push(la);
+                }
+                g.add_edge(NodeIndex::new(la as usize), NodeIndex::new(lb as usize), ());
             }
-            if a == b {
-                self_loops.push(a);
-            }
-            g.add_edge(NodeIndex::new(a as usize), NodeIndex::new(b as usize), ());
         }
         let mut cycles: Vec<Vec<u32>> = petgraph::algo::tarjan_scc(&g)
             .into_iter()
@@ -656,12 +715,13 @@ impl Validator<'_> {
         for scc in &mut cycles {
             scc.sort_unstable();
         }
+        // `rest` is ascending, so local order is document order.
         cycles.sort_unstable_by_key(|scc| scc[0]);
         for scc in cycles {
             let ring = cycle_through(&g, &scc);
             let names: Vec<&str> = ring
                 .iter()
-                .map(|&i| graph.nodes[i as usize].id.as_str())
+                .map(|&k| graph.nodes[rest[k as usize] as usize].id.as_str())
                 .collect();
             let shown = if names.len() > 9 {
                 format!(
@@ -673,7 +733,7 @@ impl Validator<'_> {
             } else {
                 names.join(" → ")
             };
-            let first = &graph.nodes[scc[0] as usize].id;
+            let first = &graph.nodes[rest[scc[0] as usize] as usize].id;
             self.emit(
                 path,
                 Code::Cycle,
@@ -684,23 +744,13 @@ impl Validator<'_> {
         }
     }
 
-    fn check_reachability(&mut self, graph: &Graph, path: &[Step], edges: &[(u32, u32)]) {
+    fn check_reachability(&mut self, graph: &Graph, path: &[Step], adj: &Adjacency) {
         let n = graph.nodes.len();
-        // Forward adjacency in compressed rows.
-        let mut start = vec![0u32; n + 1];
-        for &(a, _) in edges {
-            start[a as usize + 1] += 1;
-        }
-        for i in 0..n {
-            start[i + 1] += start[i];
-        }
-        let mut fill = start.clone();
-        let mut targets = vec![0u32; edges.len()];
         let mut degree = vec![0u32; n];
-        for &(a, b) in edges {
-            targets[fill[a as usize] as usize] = b;
-            fill[a as usize] += 1;
-            degree[a as usize] += 1;
+        for (a, d) in degree.iter_mut().enumerate() {
+            *d += adj.out(a).len() as u32;
+        }
+        for &b in &adj.targets {
             degree[b as usize] += 1;
         }
         let mut seen = vec![false; n];
@@ -712,7 +762,7 @@ impl Validator<'_> {
             }
         }
         while let Some(a) = queue.pop() {
-            for &b in &targets[start[a as usize] as usize..start[a as usize + 1] as usize] {
+            for &b in adj.out(a as usize) {
                 if !seen[b as usize] {
                     seen[b as usize] = true;
                     queue.push(b);
@@ -913,6 +963,36 @@ impl Validator<'_> {
                 None
             }
         }
+    }
+}
+
+/// Forward adjacency in compressed rows: the targets of node `a` are
+/// `targets[start[a]..start[a + 1]]`, in edge order.
+struct Adjacency {
+    start: Vec<u32>,
+    targets: Vec<u32>,
+}
+
+impl Adjacency {
+    fn new(n: usize, edges: &[(u32, u32)]) -> Adjacency {
+        let mut start = vec![0u32; n + 1];
+        for &(a, _) in edges {
+            start[a as usize + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut targets = vec![0u32; edges.len()];
+        for &(a, b) in edges {
+            targets[fill[a as usize] as usize] = b;
+            fill[a as usize] += 1;
+        }
+        Adjacency { start, targets }
+    }
+
+    fn out(&self, a: usize) -> &[u32] {
+        &self.targets[self.start[a] as usize..self.start[a + 1] as usize]
     }
 }
 

@@ -1,0 +1,3 @@
+//! The commands of the `orrery` binary, one module per area.
+
+pub mod engine;
