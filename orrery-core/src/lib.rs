@@ -44,7 +44,7 @@ pub use diff::{GraphDiff, broken_callers, classify_interface, diff};
 pub use digest::{Digest, DigestParseError};
 pub use document::{
     AgentRef, AgentVersion, Edge, Graph, Group, InputPort, Node, OutputPort, ParseError,
-    ParseOptions, Position,
+    ParseOptions, Position, split_endpoint,
 };
 pub use flatten::{FlattenError, FlattenOptions, flatten, flatten_with};
 pub use id::NodeId;
