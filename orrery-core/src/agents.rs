@@ -105,6 +105,25 @@ impl MemoryResolver {
         Ok(digest)
     }
 
+    /// Adds an older version of agent `id` without changing which version is the latest (unless
+    /// the agent had none) and returns its digest.
+    pub fn insert_pinned(&mut self, id: &str, graph: Graph) -> Result<Digest, IdError> {
+        check_name(id)?;
+        let digest = graph.digest();
+        let versions = self.agents.entry(id.to_owned()).or_default();
+        if !versions.iter().any(|v| v.digest == digest) {
+            versions.insert(
+                0,
+                ResolvedAgent {
+                    id: id.to_owned(),
+                    digest,
+                    graph: Arc::new(graph),
+                },
+            );
+        }
+        Ok(digest)
+    }
+
     /// Adds a graph that is not an agent but may call agents, for caller searches.
     pub fn insert_graph(&mut self, name: &str, graph: Graph) {
         self.graphs.push((name.to_owned(), Arc::new(graph)));
@@ -436,6 +455,23 @@ mod tests {
             version: AgentVersion::Pinned(v1),
         });
         assert_eq!(pinned.unwrap().unwrap().digest, v1);
+        let v0 = r
+            .insert_pinned("bot", agent(&[("q", "number")], &[]))
+            .unwrap();
+        let latest = r.resolve(&AgentRef {
+            id: "bot".into(),
+            version: AgentVersion::Latest,
+        });
+        assert_eq!(
+            latest.unwrap().unwrap().digest,
+            v2,
+            "a pinned version never becomes the latest"
+        );
+        let pinned = r.resolve(&AgentRef {
+            id: "bot".into(),
+            version: AgentVersion::Pinned(v0),
+        });
+        assert_eq!(pinned.unwrap().unwrap().digest, v0);
         let missing = r.resolve(&AgentRef {
             id: "nobody".into(),
             version: AgentVersion::Latest,
@@ -445,7 +481,7 @@ mod tests {
             r.insert("bad id", Graph::default()),
             Err(IdError::BadChar(' '))
         );
-        assert_eq!(r.known_graphs().len(), 2);
+        assert_eq!(r.known_graphs().len(), 3);
     }
 
     #[cfg(feature = "fs")]

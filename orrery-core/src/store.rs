@@ -28,6 +28,9 @@ pub enum StoreError {
     /// The write would exceed a limit of the store itself (sizes, counts).
     #[error("{0}")]
     Limit(String),
+    /// The input breaks a rule of the store: an empty name, a malformed agent id.
+    #[error("{0}")]
+    Invalid(String),
     /// The backend failed; the cause is for the logs, never for users.
     #[error("storage backend failed")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -161,6 +164,12 @@ pub struct UserFilter {
     pub search: Option<String>,
     /// Only this plan.
     pub plan: Option<Plan>,
+    /// Only accounts whose trial ends in `[from, to)` (for trial reminders and expiry).
+    pub trial_ends_between: Option<(OffsetDateTime, OffsetDateTime)>,
+    /// Only accounts seen (signed in or called the API) at or after this time.
+    pub active_since: Option<OffsetDateTime>,
+    /// Only accounts created in `[from, to)` (for growth figures).
+    pub created_between: Option<(OffsetDateTime, OffsetDateTime)>,
     /// Which page.
     pub page: Page,
 }
@@ -260,6 +269,23 @@ pub struct GraphVersion {
     pub document: Graph,
 }
 
+/// One version of a graph in a list: everything but the document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionSummary {
+    /// The graph.
+    pub graph_id: Uuid,
+    /// This version's digest.
+    pub digest: Digest,
+    /// The version it was made from.
+    pub parent: Option<Digest>,
+    /// Who saved it.
+    pub author_id: Uuid,
+    /// When.
+    pub created_at: OffsetDateTime,
+    /// Nodes in this version.
+    pub node_count: u64,
+}
+
 /// What creating a graph needs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewGraph {
@@ -296,12 +322,14 @@ pub struct GraphUpdate {
     pub document: Option<Graph>,
 }
 
-/// Which graphs to list.
+/// Which graphs to list. `owner_id` and `include_public` pick the set: an owner's graphs, "mine
+/// or public" (both), public graphs only (`include_public` alone), or every graph (neither: for
+/// operators only).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GraphFilter {
     /// Only this owner's.
     pub owner_id: Option<Uuid>,
-    /// Also public graphs of others (with `owner_id`: "mine or public").
+    /// Also public graphs of others (with `owner_id`: "mine or public"; alone: public only).
     pub include_public: bool,
     /// Substring of name or description, case-insensitive.
     pub search: Option<String>,
@@ -331,12 +359,15 @@ pub struct AgentCaller {
 /// Graphs and their versions.
 #[async_trait::async_trait]
 pub trait GraphStore: Send + Sync {
-    /// Creates a graph with its first version.
+    /// Creates a graph with its first version; `Conflict` when the owner has a graph of that
+    /// name or the agent id is taken, `Limit` when the document is over the store's size limit.
     async fn create_graph(&self, graph: NewGraph) -> StoreResult<GraphRecord>;
     /// A graph that `viewer` may read (their own, or public).
     async fn graph(&self, id: Uuid, viewer: Option<Uuid>) -> StoreResult<GraphRecord>;
     /// Changes `owner`'s graph; a new document is written as a new version in the same
-    /// transaction as the head update.
+    /// transaction as the head update. `Conflict` when `update.base` is not the head (another
+    /// save came first); a document with the head's digest (moved nodes, ui data) replaces the
+    /// head document without a new version.
     async fn update_graph(
         &self,
         id: Uuid,
@@ -355,8 +386,9 @@ pub trait GraphStore: Send + Sync {
         id: Uuid,
         viewer: Option<Uuid>,
         page: Page,
-    ) -> StoreResult<Paged<GraphVersion>>;
-    /// One version of a graph `viewer` may read.
+    ) -> StoreResult<Paged<VersionSummary>>;
+    /// One version of a graph `viewer` may read (the newest with this digest, when a graph
+    /// went back to an earlier content).
     async fn version(
         &self,
         id: Uuid,
@@ -365,8 +397,12 @@ pub trait GraphStore: Send + Sync {
     ) -> StoreResult<GraphVersion>;
     /// The graph published under `agent_id`, when `viewer` may read it.
     async fn agent(&self, agent_id: &str, viewer: Option<Uuid>) -> StoreResult<GraphRecord>;
-    /// Every graph whose current version uses `agent_id`, with the node and pinned version.
-    async fn callers(&self, agent_id: &str) -> StoreResult<Vec<AgentCaller>>;
+    /// Every graph `viewer` may read (their own, or public) whose current version uses
+    /// `agent_id`, with the node and pinned version: one indexed query.
+    async fn callers(&self, agent_id: &str, viewer: Option<Uuid>) -> StoreResult<Vec<AgentCaller>>;
+    /// How many graphs of anyone's use `agent_id` in their current version (a count reveals
+    /// no private graph).
+    async fn count_callers(&self, agent_id: &str) -> StoreResult<u64>;
 }
 
 /// An API key, without its secret.
@@ -506,6 +542,9 @@ pub trait SubscriptionStore: Send + Sync {
         event_type: &str,
         at: OffsetDateTime,
     ) -> StoreResult<bool>;
+    /// Forgets a recorded event id, so that a delivery whose processing failed is processed
+    /// again when the provider retries it.
+    async fn forget_webhook_event(&self, event_id: &str) -> StoreResult<()>;
 }
 
 /// One authenticated API call.
@@ -553,11 +592,21 @@ pub struct UsageBucket {
 pub trait UsageStore: Send + Sync {
     /// Records a call.
     async fn record_usage(&self, record: &UsageRecord) -> StoreResult<()>;
+    /// Records many calls in one transaction (the server's background writer batches them);
+    /// a record booked on another account's key is skipped. Returns how many were written.
+    async fn record_usages(&self, records: &[UsageRecord]) -> StoreResult<u64>;
     /// Calls by `user` (and `key`, when given) in `[from, to)`.
     async fn count_usage(
         &self,
         user: Uuid,
         key: Option<Uuid>,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> StoreResult<u64>;
+    /// Milliseconds of processing of `user`'s calls in `[from, to)`.
+    async fn usage_time(
+        &self,
+        user: Uuid,
         from: OffsetDateTime,
         to: OffsetDateTime,
     ) -> StoreResult<u64>;
@@ -571,6 +620,34 @@ pub trait UsageStore: Send + Sync {
     ) -> StoreResult<Vec<UsageBucket>>;
     /// Calls by everyone in `[from, to)`.
     async fn total_usage(&self, from: OffsetDateTime, to: OffsetDateTime) -> StoreResult<u64>;
+    /// Sessions of everyone in `[from, to)`: a session is one account's run of calls with no
+    /// pause longer than `idle` between two of them; it lasts from its first call to its last.
+    async fn session_stats(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        idle: time::Duration,
+    ) -> StoreResult<SessionStats>;
+}
+
+/// How many sessions there were and how long they lasted together (see
+/// [`UsageStore::session_stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SessionStats {
+    /// Sessions (a single call is a session of no length).
+    pub sessions: u64,
+    /// Their lengths added up, in whole seconds.
+    pub total_seconds: u64,
+}
+
+impl SessionStats {
+    /// The mean length of a session in seconds; 0 without sessions.
+    pub fn average_seconds(&self) -> f64 {
+        if self.sessions == 0 {
+            return 0.0;
+        }
+        self.total_seconds as f64 / self.sessions as f64
+    }
 }
 
 /// Something that happened, for the account's activity log and the operators.
@@ -642,4 +719,118 @@ pub trait EmailTemplateStore: Send + Sync {
     async fn list_templates(&self) -> StoreResult<Vec<EmailTemplate>>;
     /// Replaces a template.
     async fn save_template(&self, template: &EmailTemplate) -> StoreResult<()>;
+}
+
+/// A mail to send later, through the outbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEmail {
+    /// The account it is for, when there is one: its mails go when the account goes.
+    pub user_id: Option<Uuid>,
+    /// The recipient's address.
+    pub to: String,
+    /// The template's name.
+    pub template: String,
+    /// The values of the template's variables; never passwords (a reset link is fine).
+    pub variables: Value,
+    /// At most one mail per key is ever queued (`trial_ending:<user id>`), so a job that runs
+    /// twice sends once.
+    pub dedupe_key: Option<String>,
+}
+
+/// Where a mail of the outbox is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailStatus {
+    /// Waiting to be sent (or leased by a sender right now).
+    Pending,
+    /// Sent.
+    Sent,
+    /// Given up on.
+    Failed,
+}
+
+impl EmailStatus {
+    /// The status's name in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailStatus::Pending => "pending",
+            EmailStatus::Sent => "sent",
+            EmailStatus::Failed => "failed",
+        }
+    }
+}
+
+/// A mail in the outbox.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OutboxEmail {
+    /// Its id.
+    pub id: Uuid,
+    /// The account it is for.
+    pub user_id: Option<Uuid>,
+    /// The recipient's address.
+    pub to: String,
+    /// The template's name.
+    pub template: String,
+    /// The values of the template's variables.
+    pub variables: Value,
+    /// Where it is.
+    pub status: EmailStatus,
+    /// How many times a sender has leased it.
+    pub attempts: u32,
+    /// Not to be leased before this.
+    pub next_attempt_at: OffsetDateTime,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When it was queued.
+    pub created_at: OffsetDateTime,
+    /// When it was sent.
+    pub sent_at: Option<OffsetDateTime>,
+}
+
+/// How long to wait before attempt `attempts + 1` of a mail whose attempt `attempts` failed:
+/// 30 s doubling each time, at most 6 hours.
+pub fn email_backoff(attempts: u32) -> time::Duration {
+    let seconds = 30u64.saturating_mul(1u64 << attempts.saturating_sub(1).min(20));
+    time::Duration::seconds(seconds.min(6 * 3600) as i64)
+}
+
+/// The email outbox: mails are queued in the transaction-safe store and sent by a job that
+/// leases them, so a mail survives a restart and several server instances never send one twice.
+#[async_trait::async_trait]
+pub trait EmailOutbox: Send + Sync {
+    /// Queues a mail to be sent from `now` on; `None` when its dedupe key was already queued.
+    async fn enqueue_email(
+        &self,
+        email: NewEmail,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Uuid>>;
+    /// Leases up to `limit` pending mails that are due, for `lease_for`, to `owner` (one name
+    /// per sender instance): no other sender gets them until the lease runs out. Each lease
+    /// counts as an attempt.
+    async fn lease_emails(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        lease_for: time::Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxEmail>>;
+    /// Marks a mail leased by `owner` as sent; `NotFound` when the lease was lost.
+    async fn mark_email_sent(&self, id: Uuid, owner: &str, at: OffsetDateTime) -> StoreResult<()>;
+    /// Gives a mail leased by `owner` back for another attempt at `retry_at` (see
+    /// [`email_backoff`]); `NotFound` when the lease was lost.
+    async fn reschedule_email(
+        &self,
+        id: Uuid,
+        owner: &str,
+        error: &str,
+        retry_at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Gives up on a mail leased by `owner`; `NotFound` when the lease was lost.
+    async fn fail_email(&self, id: Uuid, owner: &str, error: &str) -> StoreResult<()>;
+    /// Lists mails, newest first (for operators).
+    async fn list_emails(
+        &self,
+        status: Option<EmailStatus>,
+        page: Page,
+    ) -> StoreResult<Paged<OutboxEmail>>;
 }

@@ -1,0 +1,394 @@
+//! The plumbing under every store method: the two pools, the macro that writes a method body
+//! once for both backends, the column types that differ between them (timestamps, JSON), write
+//! transactions, and the mapping of sqlx errors to [`StoreError`].
+
+use orrery_core::store::StoreError;
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueFormat, PgValueRef};
+use sqlx::sqlite::{SqliteArgumentsBuffer, SqliteTypeInfo, SqliteValueRef};
+use sqlx::{Decode, Encode, PgPool, Postgres, Sqlite, SqlitePool, Transaction, Type};
+use time::OffsetDateTime;
+
+/// The pool of one backend.
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$db` bound to the pool of the store's backend and `$pg` to whether it
+/// is PostgreSQL. The body is compiled once per backend, so it is plain monomorphic sqlx code
+/// (no generic bounds); SQL that differs between the dialects picks its text with `$pg`.
+macro_rules! with_db {
+    ($store:expr, |$db:ident, $pg:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::db::Pool::Sqlite($db) => {
+                #[allow(unused_variables)]
+                let $pg = false;
+                $body
+            }
+            $crate::db::Pool::Postgres($db) => {
+                #[allow(unused_variables)]
+                let $pg = true;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_db;
+
+/// Declares a row struct and its `FromRow` for both backends (the derive needs sqlx's macros,
+/// which this crate does without).
+macro_rules! row {
+    ($(#[$meta:meta])* struct $name:ident { $($field:ident: $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug)]
+        pub(crate) struct $name {
+            $(pub(crate) $field: $ty),*
+        }
+
+        impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for $name {
+            fn from_row(row: &'r sqlx::sqlite::SqliteRow) -> Result<Self, sqlx::Error> {
+                use sqlx::Row as _;
+                Ok($name { $($field: row.try_get(stringify!($field))?),* })
+            }
+        }
+
+        impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for $name {
+            fn from_row(row: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+                use sqlx::Row as _;
+                Ok($name { $($field: row.try_get(stringify!($field))?),* })
+            }
+        }
+    };
+}
+pub(crate) use row;
+
+/// Starts a transaction that will write.
+pub(crate) trait BeginWrite {
+    type Db: sqlx::Database;
+    async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>, sqlx::Error>;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = Sqlite;
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        // A deferred transaction that reads first cannot always upgrade to a writer under WAL
+        // (SQLITE_BUSY_SNAPSHOT, which no busy timeout retries); taking the write lock up front
+        // queues writers on the busy timeout instead.
+        self.begin_with("begin immediate").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = Postgres;
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
+/// A point in time as the database holds it: `timestamptz` on PostgreSQL, integer microseconds
+/// since the Unix epoch on SQLite (sqlx would write RFC 3339 text there, whose sort order is
+/// not the time order when fractions of seconds are trimmed). Both keep microseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Ts(pub(crate) OffsetDateTime);
+
+impl Ts {
+    /// `at` in UTC, truncated to the microsecond, as both backends store it.
+    pub(crate) fn new(at: OffsetDateTime) -> Ts {
+        let at = at.to_offset(time::UtcOffset::UTC);
+        let micros = at.nanosecond() / 1_000 * 1_000;
+        Ts(at.replace_nanosecond(micros).unwrap_or(at))
+    }
+
+    pub(crate) fn now() -> Ts {
+        Ts::new(OffsetDateTime::now_utc())
+    }
+
+    pub(crate) fn micros(self) -> i64 {
+        // Every date `time` can hold fits in i64 microseconds (±9999 years).
+        (self.0.unix_timestamp_nanos() / 1_000) as i64
+    }
+
+    pub(crate) fn from_micros(micros: i64) -> Result<Ts, time::error::ComponentRange> {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).map(Ts)
+    }
+}
+
+impl From<Ts> for OffsetDateTime {
+    fn from(ts: Ts) -> OffsetDateTime {
+        ts.0
+    }
+}
+
+impl Type<Sqlite> for Ts {
+    fn type_info() -> SqliteTypeInfo {
+        <i64 as Type<Sqlite>>::type_info()
+    }
+
+    fn compatible(ty: &SqliteTypeInfo) -> bool {
+        <i64 as Type<Sqlite>>::compatible(ty)
+    }
+}
+
+impl Encode<'_, Sqlite> for Ts {
+    fn encode_by_ref(&self, buf: &mut SqliteArgumentsBuffer) -> Result<IsNull, BoxDynError> {
+        <i64 as Encode<'_, Sqlite>>::encode(self.micros(), buf)
+    }
+}
+
+impl<'r> Decode<'r, Sqlite> for Ts {
+    fn decode(value: SqliteValueRef<'r>) -> Result<Ts, BoxDynError> {
+        let micros = <i64 as Decode<'r, Sqlite>>::decode(value)?;
+        Ok(Ts::from_micros(micros)?)
+    }
+}
+
+impl Type<Postgres> for Ts {
+    fn type_info() -> PgTypeInfo {
+        <OffsetDateTime as Type<Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        <OffsetDateTime as Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl Encode<'_, Postgres> for Ts {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        <OffsetDateTime as Encode<'_, Postgres>>::encode_by_ref(&self.0, buf)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for Ts {
+    fn decode(value: PgValueRef<'r>) -> Result<Ts, BoxDynError> {
+        Ok(Ts::new(<OffsetDateTime as Decode<'r, Postgres>>::decode(
+            value,
+        )?))
+    }
+}
+
+/// JSON text in a `jsonb` column on PostgreSQL and a `text` column on SQLite, passed through
+/// as text both ways: no `serde_json::Value` is built on the way in or out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct JsonText(pub(crate) String);
+
+impl Type<Sqlite> for JsonText {
+    fn type_info() -> SqliteTypeInfo {
+        <String as Type<Sqlite>>::type_info()
+    }
+
+    fn compatible(ty: &SqliteTypeInfo) -> bool {
+        <String as Type<Sqlite>>::compatible(ty)
+    }
+}
+
+impl Encode<'_, Sqlite> for JsonText {
+    fn encode_by_ref(&self, buf: &mut SqliteArgumentsBuffer) -> Result<IsNull, BoxDynError> {
+        <String as Encode<'_, Sqlite>>::encode_by_ref(&self.0, buf)
+    }
+}
+
+impl<'r> Decode<'r, Sqlite> for JsonText {
+    fn decode(value: SqliteValueRef<'r>) -> Result<JsonText, BoxDynError> {
+        Ok(JsonText(<String as Decode<'r, Sqlite>>::decode(value)?))
+    }
+}
+
+/// Borrowed JSON text to bind where [`JsonText`] is read: no copy of a large document.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct JsonStr<'a>(pub(crate) &'a str);
+
+impl Type<Sqlite> for JsonStr<'_> {
+    fn type_info() -> SqliteTypeInfo {
+        <String as Type<Sqlite>>::type_info()
+    }
+}
+
+impl<'a> Encode<'a, Sqlite> for JsonStr<'a> {
+    fn encode_by_ref(&self, buf: &mut SqliteArgumentsBuffer) -> Result<IsNull, BoxDynError> {
+        <&str as Encode<'a, Sqlite>>::encode_by_ref(&self.0, buf)
+    }
+}
+
+impl Type<Postgres> for JsonStr<'_> {
+    fn type_info() -> PgTypeInfo {
+        <JsonText as Type<Postgres>>::type_info()
+    }
+}
+
+impl Encode<'_, Postgres> for JsonStr<'_> {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        // The binary jsonb format is a version byte (1) and the JSON text.
+        buf.push(1);
+        buf.extend_from_slice(self.0.as_bytes());
+        Ok(IsNull::No)
+    }
+}
+
+impl Type<Postgres> for JsonText {
+    fn type_info() -> PgTypeInfo {
+        PgTypeInfo::with_name("jsonb")
+    }
+
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        *ty == PgTypeInfo::with_name("jsonb") || *ty == PgTypeInfo::with_name("json")
+    }
+}
+
+impl Encode<'_, Postgres> for JsonText {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        // The binary jsonb format is a version byte (1) and the JSON text.
+        buf.push(1);
+        buf.extend_from_slice(self.0.as_bytes());
+        Ok(IsNull::No)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for JsonText {
+    fn decode(value: PgValueRef<'r>) -> Result<JsonText, BoxDynError> {
+        let is_jsonb = *sqlx::ValueRef::type_info(&value) == PgTypeInfo::with_name("jsonb");
+        let mut bytes = value.as_bytes()?;
+        if value.format() == PgValueFormat::Binary && is_jsonb {
+            match bytes.split_first() {
+                Some((1, rest)) => bytes = rest,
+                _ => return Err("unsupported jsonb format version".into()),
+            }
+        }
+        Ok(JsonText(std::str::from_utf8(bytes)?.to_owned()))
+    }
+}
+
+/// What each unique constraint protects, for the `Conflict` it becomes. PostgreSQL names the
+/// constraint; SQLite names the columns (`UNIQUE constraint failed: users.email`).
+const UNIQUE: &[(&str, &str, &str)] = &[
+    ("users_email_key", "users.email", "email"),
+    ("users_google_sub_key", "users.google_sub", "google account"),
+    (
+        "users_billing_customer_id_key",
+        "users.billing_customer_id",
+        "billing customer",
+    ),
+    (
+        "graphs_owner_name_key",
+        "graphs.owner_id, graphs.name",
+        "graph name",
+    ),
+    ("graphs_agent_id_key", "graphs.agent_id", "agent id"),
+    (
+        "graph_versions_pkey",
+        "graph_versions.graph_id, graph_versions.seq",
+        "graph version",
+    ),
+    ("api_keys_key_hash_key", "api_keys.key_hash", "api key"),
+    (
+        "refresh_tokens_pkey",
+        "refresh_tokens.token_hash",
+        "refresh token",
+    ),
+    (
+        "password_reset_tokens_pkey",
+        "password_reset_tokens.token_hash",
+        "password reset token",
+    ),
+    (
+        "subscriptions_subscription_id_key",
+        "subscriptions.subscription_id",
+        "subscription",
+    ),
+    (
+        "email_outbox_dedupe_key_key",
+        "email_outbox.dedupe_key",
+        "email",
+    ),
+    (
+        "email_templates_pkey",
+        "email_templates.name",
+        "email template",
+    ),
+];
+
+/// Maps a sqlx error to what callers may see: unique violations become `Conflict` (named by
+/// constraint), a missing referenced row `NotFound`, text PostgreSQL cannot hold `Invalid`;
+/// anything else is logged here and returned as `Backend`, its SQL text never shown.
+pub(crate) fn map_err(error: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &error {
+        match db.kind() {
+            sqlx::error::ErrorKind::UniqueViolation => {
+                let constraint = db.constraint().map(str::to_owned);
+                let message = db.message();
+                let label = UNIQUE
+                    .iter()
+                    .find(|(pg, sqlite, _)| {
+                        constraint.as_deref() == Some(*pg)
+                            || message.ends_with(&format!("failed: {sqlite}"))
+                    })
+                    .map_or("row", |(_, _, label)| label);
+                return StoreError::Conflict(label);
+            }
+            sqlx::error::ErrorKind::ForeignKeyViolation => {
+                return StoreError::NotFound("referenced row");
+            }
+            _ => {}
+        }
+        // 22021: invalid byte sequence (a NUL in text); 22P05: untranslatable character (a
+        // `\u0000` in jsonb). PostgreSQL refuses both, so both backends refuse them earlier;
+        // this is the backstop.
+        if matches!(db.code().as_deref(), Some("22021" | "22P05")) {
+            return StoreError::Invalid("text cannot contain the NUL character".to_owned());
+        }
+    }
+    if matches!(error, sqlx::Error::PoolTimedOut) {
+        tracing::warn!("no database connection became free in time");
+    } else {
+        tracing::error!(error = %error, "database call failed");
+    }
+    StoreError::Backend(Box::new(error))
+}
+
+/// A store error for data that the database holds but should not (a corrupt row).
+pub(crate) fn corrupt(what: &'static str, detail: impl std::fmt::Display) -> StoreError {
+    tracing::error!(%detail, "stored {what} is malformed");
+    StoreError::Backend(format!("stored {what} is malformed").into())
+}
+
+/// `.db()?` turns sqlx results into store results.
+pub(crate) trait DbResult<T> {
+    fn db(self) -> Result<T, StoreError>;
+}
+
+impl<T> DbResult<T> for Result<T, sqlx::Error> {
+    fn db(self) -> Result<T, StoreError> {
+        self.map_err(map_err)
+    }
+}
+
+/// The SQL text of a `like` pattern that finds `needle` anywhere, with `%`, `_` and `\` escaped
+/// (queries say `escape '\'`).
+pub(crate) fn contains_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// `u64` from a count column.
+pub(crate) fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// The limit and offset of a page, clamped to what the database accepts.
+pub(crate) fn page_bounds(page: orrery_core::store::Page) -> (i64, i64) {
+    let limit = i64::from(page.limit.clamp(1, 1_000));
+    let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+    (limit, offset)
+}

@@ -1,0 +1,257 @@
+//! Persistence for Orrery: the `orrery-core` storage traits implemented over SQLite (the embedded
+//! default) and PostgreSQL, with sqlx. Start with [`Store::connect`]: the URL picks the backend
+//! (`sqlite://path?mode=rwc`, `sqlite::memory:`, `postgres://…`), the embedded migrations are
+//! applied, and the [`Store`] implements every trait of [`orrery_core::store`].
+//!
+//! Invariants:
+//! - callers only see the storage traits and [`StoreError`]; no SQL text leaks out (causes are
+//!   logged with `tracing` and boxed in [`StoreError::Backend`]);
+//! - both backends behave the same: one conformance suite (`tests/conformance`) runs every
+//!   case on each;
+//! - a saved document becomes an immutable version in the same transaction as the head update,
+//!   and an update from a stale version is a `Conflict`, never a lost update;
+//! - every call that reaches one account's private rows takes that account's id, and "not
+//!   yours" is the same `NotFound` as "not there";
+//! - secrets (API keys, refresh and reset tokens) are stored as hashes only.
+
+#![warn(missing_docs)]
+
+mod db;
+mod email;
+mod events;
+mod export;
+mod graphs;
+mod keys;
+mod limits;
+mod subscriptions;
+mod tokens;
+mod usage;
+mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+pub use orrery_core::store::{StoreError, StoreResult};
+
+use crate::db::{Pool, map_err};
+
+/// How to connect, and the limits the store enforces on what it is given.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// Connections in the pool (SQLite in memory always uses one: each connection would
+    /// otherwise see its own database).
+    pub max_connections: u32,
+    /// How long a call waits for a free connection before failing.
+    pub acquire_timeout: Duration,
+    /// How long a SQLite writer waits for another writer before failing.
+    pub busy_timeout: Duration,
+    /// The largest graph document accepted, in bytes of compact JSON.
+    pub max_document_bytes: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+            busy_timeout: Duration::from_secs(10),
+            max_document_bytes: 32 << 20,
+        }
+    }
+}
+
+/// Which database a [`Store`] runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Backend {
+    /// SQLite, embedded.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend's name (`sqlite`, `postgres`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// The store: one pool over SQLite or PostgreSQL, implementing every storage trait of
+/// `orrery-core`. Cheap to clone (the pool is shared).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: Pool,
+    options: StoreOptions,
+}
+
+impl Store {
+    /// Connects to `url` and applies the migrations that have not run yet.
+    ///
+    /// SQLite runs in WAL mode with foreign keys on, `synchronous = normal` and a busy timeout;
+    /// a file is created when the URL says `mode=rwc`.
+    #[tracing::instrument(skip_all, fields(backend))]
+    pub async fn connect(url: &str, options: StoreOptions) -> StoreResult<Store> {
+        let store = if url.starts_with("sqlite:") {
+            tracing::Span::current().record("backend", "sqlite");
+            let connect = SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Invalid(format!("bad sqlite url: {e}")))?
+                .foreign_keys(true)
+                .busy_timeout(options.busy_timeout)
+                .synchronous(SqliteSynchronous::Normal);
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let pool = if in_memory {
+                // One connection that never closes: the database lives as long as it does.
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_with(connect)
+                    .await
+            } else {
+                SqlitePoolOptions::new()
+                    .max_connections(options.max_connections.max(1))
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_with(connect.journal_mode(SqliteJournalMode::Wal))
+                    .await
+            }
+            .map_err(map_err)?;
+            Store {
+                pool: Pool::Sqlite(pool),
+                options,
+            }
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            tracing::Span::current().record("backend", "postgres");
+            let connect = PgConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Invalid(format!("bad postgres url: {e}")))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections.max(1))
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await
+                .map_err(map_err)?;
+            Store {
+                pool: Pool::Postgres(pool),
+                options,
+            }
+        } else {
+            return Err(StoreError::Invalid(
+                "database url must start with sqlite: or postgres:".to_owned(),
+            ));
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Which database this store runs on.
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> &StoreOptions {
+        &self.options
+    }
+
+    /// Checks that the database answers (for readiness probes).
+    #[tracing::instrument(skip_all)]
+    pub async fn ping(&self) -> StoreResult<()> {
+        db::with_db!(self, |db, pg| {
+            sqlx::query("select 1").execute(db).await.map_err(map_err)?;
+        });
+        Ok(())
+    }
+
+    /// Closes every connection; calls after this fail.
+    pub async fn close(&self) {
+        db::with_db!(self, |db, pg| db.close().await)
+    }
+
+    /// Applies the embedded migrations that have not run yet (`connect` does this).
+    #[tracing::instrument(skip_all)]
+    pub async fn migrate(&self) -> StoreResult<()> {
+        let result = match &self.pool {
+            Pool::Sqlite(pool) => migrator(SQLITE_MIGRATIONS).run(pool).await,
+            Pool::Postgres(pool) => migrator(POSTGRES_MIGRATIONS).run(pool).await,
+        };
+        result.map_err(|e| {
+            tracing::error!(error = %e, "migrations failed");
+            StoreError::Backend(Box::new(e))
+        })
+    }
+}
+
+/// One embedded migration: version, description, SQL.
+type Embedded = (i64, &'static str, &'static str);
+
+/// The migrations of each backend, embedded in the binary. A landed migration is never edited;
+/// add the next file and list it here (a test checks that the lists match the folders).
+const SQLITE_MIGRATIONS: &[Embedded] = &[(
+    1,
+    "initial",
+    include_str!("../migrations/sqlite/0001_initial.sql"),
+)];
+const POSTGRES_MIGRATIONS: &[Embedded] = &[(
+    1,
+    "initial",
+    include_str!("../migrations/postgres/0001_initial.sql"),
+)];
+
+fn migrator(embedded: &'static [Embedded]) -> Migrator {
+    Migrator::with_migrations(
+        embedded
+            .iter()
+            .map(|&(version, description, sql)| {
+                Migration::new(
+                    version,
+                    description.into(),
+                    MigrationType::Simple,
+                    sqlx::SqlSafeStr::into_sql_str(sql),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every file in `migrations/<backend>` is embedded, in order, under its own number.
+    #[test]
+    fn embedded_migrations_match_the_folders() {
+        for (dir, embedded) in [
+            ("sqlite", SQLITE_MIGRATIONS),
+            ("postgres", POSTGRES_MIGRATIONS),
+        ] {
+            let path = format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR"));
+            let mut files: Vec<String> = std::fs::read_dir(&path)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            files.sort();
+            let listed: Vec<String> = embedded
+                .iter()
+                .map(|(v, d, _)| format!("{v:04}_{d}.sql"))
+                .collect();
+            assert_eq!(files, listed, "migrations/{dir}");
+            for ((_, _, sql), file) in embedded.iter().zip(&files) {
+                let on_disk = std::fs::read_to_string(format!("{path}/{file}")).unwrap();
+                assert_eq!(*sql, on_disk, "{file}");
+            }
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! Accounts: [`UserStore`] (the export lives in `export.rs`).
+
+use orrery_core::Plan;
+use orrery_core::store::{
+    NewUser, Paged, Role, StoreError, StoreResult, User, UserFilter, UserPatch, UserStore,
+};
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::Store;
+use crate::db::{DbResult, Ts, contains_pattern, corrupt, count, page_bounds, row, with_db};
+use crate::limits::{self, MAX_EMAIL, MAX_NAME, MAX_TOKEN};
+
+pub(crate) const USER_COLUMNS: &str = "id, email, name, password_hash, google_sub, role, plan, \
+    trial_ends_at, billing_customer_id, created_at, last_seen_at";
+
+row! {
+    struct UserRow {
+        id: Uuid,
+        email: String,
+        name: String,
+        password_hash: Option<String>,
+        google_sub: Option<String>,
+        role: String,
+        plan: String,
+        trial_ends_at: Option<Ts>,
+        billing_customer_id: Option<String>,
+        created_at: Ts,
+        last_seen_at: Option<Ts>,
+    }
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> StoreResult<User> {
+        Ok(User {
+            id: row.id,
+            email: row.email,
+            name: row.name,
+            password_hash: row.password_hash,
+            google_sub: row.google_sub,
+            role: parse_role(&row.role)?,
+            plan: parse_plan(&row.plan)?,
+            trial_ends_at: row.trial_ends_at.map(Into::into),
+            billing_customer_id: row.billing_customer_id,
+            created_at: row.created_at.into(),
+            last_seen_at: row.last_seen_at.map(Into::into),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl UserStore for Store {
+    #[tracing::instrument(skip_all)]
+    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        let email = normalize_email(&user.email)?;
+        limits::required("name", &user.name, MAX_NAME)?;
+        check_secretish(user.password_hash.as_deref(), user.google_sub.as_deref())?;
+        let id = Uuid::now_v7();
+        let now = Ts::now();
+        let sql = "insert into users (id, email, name, password_hash, google_sub, role, plan, \
+            trial_ends_at, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning \
+            id, email, name, password_hash, google_sub, role, plan, trial_ends_at, \
+            billing_customer_id, created_at, last_seen_at";
+        let row = with_db!(self, |db, pg| {
+            sqlx::query_as::<_, UserRow>(sql)
+                .bind(id)
+                .bind(&email)
+                .bind(&user.name)
+                .bind(&user.password_hash)
+                .bind(&user.google_sub)
+                .bind(user.role.as_str())
+                .bind(user.plan.as_str())
+                .bind(user.trial_ends_at.map(Ts::new))
+                .bind(now)
+                .fetch_one(db)
+                .await
+                .db()?
+        });
+        row.try_into()
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    async fn user(&self, id: Uuid) -> StoreResult<User> {
+        let sql = "select id, email, name, password_hash, google_sub, role, plan, trial_ends_at, \
+            billing_customer_id, created_at, last_seen_at from users where id = $1";
+        let row = with_db!(self, |db, pg| {
+            sqlx::query_as::<_, UserRow>(sql)
+                .bind(id)
+                .fetch_optional(db)
+                .await
+                .db()?
+        });
+        row.ok_or(StoreError::NotFound("user"))?.try_into()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let email = email.trim().to_lowercase();
+        let sql = "select id, email, name, password_hash, google_sub, role, plan, trial_ends_at, \
+            billing_customer_id, created_at, last_seen_at from users where email = $1";
+        let row = with_db!(self, |db, pg| {
+            sqlx::query_as::<_, UserRow>(sql)
+                .bind(&email)
+                .fetch_optional(db)
+                .await
+                .db()?
+        });
+        row.map(User::try_from).transpose()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn user_by_google_sub(&self, sub: &str) -> StoreResult<Option<User>> {
+        let sql = "select id, email, name, password_hash, google_sub, role, plan, trial_ends_at, \
+            billing_customer_id, created_at, last_seen_at from users where google_sub = $1";
+        let row = with_db!(self, |db, pg| {
+            sqlx::query_as::<_, UserRow>(sql)
+                .bind(sub)
+                .fetch_optional(db)
+                .await
+                .db()?
+        });
+        row.map(User::try_from).transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    async fn update_user(&self, id: Uuid, patch: UserPatch) -> StoreResult<User> {
+        if let Some(name) = &patch.name {
+            limits::required("name", name, MAX_NAME)?;
+        }
+        check_secretish(patch.password_hash.as_deref(), patch.google_sub.as_deref())?;
+        if let Some(customer) = &patch.billing_customer_id {
+            limits::required("billing customer id", customer, MAX_TOKEN)?;
+        }
+        let row = with_db!(self, |db, pg| {
+            let mut qb = sqlx::QueryBuilder::new("update users set ");
+            let mut set = qb.separated(", ");
+            // Always one assignment, so an empty patch still checks the row and returns it.
+            set.push("id = id");
+            if let Some(name) = &patch.name {
+                set.push("name = ").push_bind_unseparated(name);
+            }
+            if let Some(hash) = &patch.password_hash {
+                set.push("password_hash = ").push_bind_unseparated(hash);
+            }
+            if let Some(sub) = &patch.google_sub {
+                set.push("google_sub = ").push_bind_unseparated(sub);
+            }
+            if let Some(role) = patch.role {
+                set.push("role = ").push_bind_unseparated(role.as_str());
+            }
+            if let Some(plan) = patch.plan {
+                set.push("plan = ").push_bind_unseparated(plan.as_str());
+            }
+            if let Some(trial) = patch.trial_ends_at {
+                set.push("trial_ends_at = ")
+                    .push_bind_unseparated(trial.map(Ts::new));
+            }
+            if let Some(customer) = &patch.billing_customer_id {
+                set.push("billing_customer_id = ")
+                    .push_bind_unseparated(customer);
+            }
+            qb.push(" where id = ").push_bind(id);
+            qb.push(" returning ").push(USER_COLUMNS);
+            qb.build_query_as::<UserRow>()
+                .fetch_optional(db)
+                .await
+                .db()?
+        });
+        row.ok_or(StoreError::NotFound("user"))?.try_into()
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    async fn touch_user(&self, id: Uuid, at: OffsetDateTime) -> StoreResult<()> {
+        let sql = "update users set last_seen_at = $1 where id = $2";
+        let done = with_db!(self, |db, pg| {
+            sqlx::query(sql)
+                .bind(Ts::new(at))
+                .bind(id)
+                .execute(db)
+                .await
+                .db()?
+                .rows_affected()
+        });
+        if done == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_users(&self, filter: &UserFilter) -> StoreResult<Paged<User>> {
+        let pattern = filter.search.as_deref().map(contains_pattern);
+        let (limit, offset) = page_bounds(filter.page);
+        let (rows, total) = with_db!(self, |db, pg| {
+            let like = if pg { "ilike" } else { "like" };
+            let mut page = sqlx::QueryBuilder::new("select ");
+            page.push(USER_COLUMNS).push(" from users where true");
+            let mut total = sqlx::QueryBuilder::new("select count(*) from users where true");
+            for qb in [&mut page, &mut total] {
+                if let Some(pattern) = &pattern {
+                    qb.push(format!(" and (email {like} "))
+                        .push_bind(pattern.clone())
+                        .push(format!(" escape '\\' or name {like} "))
+                        .push_bind(pattern.clone())
+                        .push(" escape '\\')");
+                }
+                if let Some(plan) = filter.plan {
+                    qb.push(" and plan = ").push_bind(plan.as_str());
+                }
+                if let Some((from, to)) = filter.trial_ends_between {
+                    qb.push(" and trial_ends_at >= ")
+                        .push_bind(Ts::new(from))
+                        .push(" and trial_ends_at < ")
+                        .push_bind(Ts::new(to));
+                }
+                if let Some(since) = filter.active_since {
+                    qb.push(" and last_seen_at >= ").push_bind(Ts::new(since));
+                }
+                if let Some((from, to)) = filter.created_between {
+                    qb.push(" and created_at >= ")
+                        .push_bind(Ts::new(from))
+                        .push(" and created_at < ")
+                        .push_bind(Ts::new(to));
+                }
+            }
+            page.push(" order by created_at desc, id desc limit ")
+                .push_bind(limit)
+                .push(" offset ")
+                .push_bind(offset);
+            let rows = page.build_query_as::<UserRow>().fetch_all(db).await.db()?;
+            let total: i64 = total.build_query_scalar().fetch_one(db).await.db()?;
+            (rows, total)
+        });
+        Ok(Paged {
+            items: rows
+                .into_iter()
+                .map(User::try_from)
+                .collect::<StoreResult<_>>()?,
+            total: count(total),
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    async fn delete_user(&self, id: Uuid) -> StoreResult<()> {
+        // Everything the account owns cascades from this row (see the migrations).
+        let done = with_db!(self, |db, pg| {
+            sqlx::query("delete from users where id = $1")
+                .bind(id)
+                .execute(db)
+                .await
+                .db()?
+                .rows_affected()
+        });
+        if done == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    async fn export_user(&self, id: Uuid) -> StoreResult<Value> {
+        crate::export::export_user(self, id).await
+    }
+}
+
+/// The stored form of an email address: trimmed, lowercased, checked.
+fn normalize_email(email: &str) -> StoreResult<String> {
+    let email = email.trim().to_lowercase();
+    limits::required("email", &email, MAX_EMAIL)?;
+    if !email.contains('@') || email.chars().any(char::is_whitespace) {
+        return Err(StoreError::Invalid("email is not an address".to_owned()));
+    }
+    Ok(email)
+}
+
+fn check_secretish(password_hash: Option<&str>, google_sub: Option<&str>) -> StoreResult<()> {
+    if let Some(hash) = password_hash {
+        limits::required("password hash", hash, 1_000)?;
+    }
+    if let Some(sub) = google_sub {
+        limits::required("google subject", sub, MAX_TOKEN)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn parse_role(s: &str) -> StoreResult<Role> {
+    match s {
+        "user" => Ok(Role::User),
+        "admin" => Ok(Role::Admin),
+        other => Err(corrupt("role", other)),
+    }
+}
+
+pub(crate) fn parse_plan(s: &str) -> StoreResult<Plan> {
+    s.parse().map_err(|e| corrupt("plan", e))
+}

@@ -1,0 +1,139 @@
+//! API keys.
+
+use orrery_core::store::{ApiKeyStore, StoreError};
+use time::macros::datetime;
+
+use crate::cases::{hash, user};
+use crate::harness::TestDb;
+
+pub async fn api_keys_round_trip(db: &TestDb) {
+    let store = &db.store;
+    let ada = user(store, "ada").await;
+    let first = store
+        .create_api_key(ada.id, "laptop", "ork_live_ab", &hash(1))
+        .await
+        .unwrap();
+    assert_eq!(first.user_id, ada.id);
+    assert_eq!(first.name, "laptop");
+    assert_eq!(first.prefix, "ork_live_ab");
+    assert_eq!((first.last_used_at, first.revoked_at), (None, None));
+    let second = store
+        .create_api_key(ada.id, "ci", "ork_live_cd", &hash(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_api_keys(ada.id).await.unwrap(),
+        [second.clone(), first.clone()]
+    );
+    assert_eq!(store.count_api_keys(ada.id).await.unwrap(), 2);
+    assert_eq!(
+        store.api_key_by_hash(&hash(1)).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(store.api_key_by_hash(&hash(9)).await.unwrap(), None);
+
+    let used = datetime!(2030-01-01 12:00:00.25 UTC);
+    store.touch_api_key(first.id, used).await.unwrap();
+    let touched = store.api_key_by_hash(&hash(1)).await.unwrap().unwrap();
+    assert_eq!(touched.last_used_at, Some(used));
+
+    store.revoke_api_key(ada.id, first.id).await.unwrap();
+    assert_eq!(store.api_key_by_hash(&hash(1)).await.unwrap(), None);
+    assert_eq!(store.count_api_keys(ada.id).await.unwrap(), 1);
+    let listed = store.list_api_keys(ada.id).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    let revoked = listed.iter().find(|k| k.id == first.id).unwrap();
+    assert!(revoked.revoked_at.is_some());
+    // Revoking again keeps the first revocation time.
+    store.revoke_api_key(ada.id, first.id).await.unwrap();
+    let again = store.list_api_keys(ada.id).await.unwrap();
+    assert_eq!(again.iter().find(|k| k.id == first.id).unwrap(), revoked);
+
+    // The same secret twice is a conflict (a hash collision, or a retried request).
+    assert!(matches!(
+        store
+            .create_api_key(ada.id, "dup", "ork_live_cd", &hash(2))
+            .await,
+        Err(StoreError::Conflict("api key"))
+    ));
+    for (name, prefix) in [("", "p"), ("n", ""), (&"n".repeat(201)[..], "p")] {
+        assert!(matches!(
+            store.create_api_key(ada.id, name, prefix, &hash(3)).await,
+            Err(StoreError::Invalid(_) | StoreError::Limit(_))
+        ));
+    }
+    assert!(matches!(
+        store
+            .create_api_key(uuid::Uuid::now_v7(), "orphan", "p", &hash(4))
+            .await,
+        Err(StoreError::NotFound("user"))
+    ));
+    assert!(matches!(
+        store.touch_api_key(uuid::Uuid::now_v7(), used).await,
+        Err(StoreError::NotFound("api key"))
+    ));
+}
+
+pub async fn api_keys_are_stored_hashed(db: &TestDb) {
+    let store = &db.store;
+    let ada = user(store, "ada").await;
+    // The server hashes the secret; the store gets the hash and a short prefix only.
+    let secret = "ork_live_9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+    let digest: [u8; 32] = *b"0123456789abcdef0123456789ABCDEF";
+    store
+        .create_api_key(ada.id, "laptop", &secret[..11], &digest)
+        .await
+        .unwrap();
+    let raw = db.raw().await;
+    let dump = raw.dump("api_keys").await;
+    let text = String::from_utf8_lossy(&dump);
+    assert!(
+        !text.contains(&secret[11..]),
+        "no part past the prefix is stored"
+    );
+    assert!(
+        dump.windows(32).any(|w| w == digest) || text.contains("\\x3031323334353637"),
+        "the hash is stored"
+    );
+}
+
+pub async fn rotating_a_key_revokes_it_and_keeps_its_name(db: &TestDb) {
+    let store = &db.store;
+    let ada = user(store, "ada").await;
+    let old = store
+        .create_api_key(ada.id, "deploy", "ork_old", &hash(1))
+        .await
+        .unwrap();
+    let new = store
+        .rotate_api_key(ada.id, old.id, "ork_new", &hash(2))
+        .await
+        .unwrap();
+    assert_ne!(new.id, old.id);
+    assert_eq!(new.name, "deploy");
+    assert_eq!(new.prefix, "ork_new");
+    assert_eq!(store.api_key_by_hash(&hash(1)).await.unwrap(), None);
+    assert_eq!(
+        store.api_key_by_hash(&hash(2)).await.unwrap(),
+        Some(new.clone())
+    );
+    assert_eq!(store.count_api_keys(ada.id).await.unwrap(), 1);
+    // A revoked key does not rotate (it may have leaked).
+    assert!(matches!(
+        store
+            .rotate_api_key(ada.id, old.id, "ork_x", &hash(3))
+            .await,
+        Err(StoreError::NotFound("api key"))
+    ));
+    // A rotation whose new hash is taken changes nothing.
+    store
+        .create_api_key(ada.id, "other", "ork_o", &hash(4))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .rotate_api_key(ada.id, new.id, "ork_y", &hash(4))
+            .await,
+        Err(StoreError::Conflict("api key"))
+    ));
+    assert_eq!(store.api_key_by_hash(&hash(2)).await.unwrap(), Some(new));
+}
