@@ -1,6 +1,8 @@
 //! Tests of the `orrery` binary, run as a process the way users run it.
 
 mod engine;
+mod layout;
+mod serve;
 mod tidy;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,202 @@
+//! The HTTP application: [`AppState`], the router of every resource, and the middleware around
+//! it (request ids, tracing, metrics, usage, timeouts, body limits, compression, CORS, security
+//! headers, panics as problems).
+
+pub mod admin;
+pub mod agents;
+pub mod auth;
+pub mod billing;
+pub mod docs;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod graphs;
+pub mod health;
+pub mod keys;
+pub mod usage;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use orrery_core::billing::BillingProvider;
+use orrery_store::Store;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::auth::{AccessTokens, GoogleVerifier, Passwords};
+use crate::http::error::ApiError;
+use crate::http::extract::CallerSlot;
+use crate::mail::Mailer;
+use crate::metrics::Metrics;
+use crate::settings::Settings;
+use crate::shared::Shared;
+use crate::usage::UsageRecorder;
+
+/// Everything handlers share. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState(pub Arc<Services>);
+
+/// The services behind [`AppState`].
+#[derive(Debug)]
+pub struct Services {
+    /// The configuration.
+    pub settings: Settings,
+    /// The database.
+    pub store: Store,
+    /// Password hashing.
+    pub passwords: Passwords,
+    /// Access tokens.
+    pub tokens: AccessTokens,
+    /// Google sign-in, when configured.
+    pub google: Option<GoogleVerifier>,
+    /// Counters and caches (Redis when configured).
+    pub shared: Shared,
+    /// Writes usage records in the background.
+    pub usage: UsageRecorder,
+    /// Delivers mail (SMTP, the log, or memory in tests); requests queue mail in the outbox
+    /// and the sender job calls this.
+    pub mailer: Arc<dyn Mailer>,
+    /// Wakes the outbox sender when this instance queued a mail.
+    pub mail_wakeup: Arc<tokio::sync::Notify>,
+    /// Stripe, when configured.
+    pub billing: Option<Arc<dyn BillingProvider>>,
+    /// This instance's name, unique per process: the owner of its outbox leases.
+    pub instance: String,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// Headless renderers by size, made on first use.
+    pub renderers: moka::future::Cache<(u32, u32), Arc<orrery_render::Renderer>>,
+    /// When the process started.
+    pub started: Instant,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The routes of every resource, with the OpenAPI document they describe.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(docs::base())
+        .merge(auth::router())
+        .merge(billing::router())
+        .merge(keys::router())
+        .merge(graphs::router())
+        .merge(agents::router())
+        .merge(usage::router())
+        .merge(events::router())
+        .merge(admin::router())
+}
+
+/// The whole application.
+pub fn app(state: AppState) -> Router {
+    let (api, openapi) = routes().split_for_parts();
+    let openapi = Arc::new(openapi);
+    let settings = &state.settings;
+    let x_request_id = HeaderName::from_static("x-request-id");
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(
+            settings
+                .cors_origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok()),
+        ))
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            HeaderName::from_static("x-api-key"),
+        ])
+        .expose_headers([header::ETAG, header::RETRY_AFTER, x_request_id.clone()])
+        .max_age(Duration::from_secs(600));
+    let hsts = settings
+        .behind_tls
+        .then(|| HeaderValue::from_static("max-age=63072000; includeSubDomains"));
+    Router::new()
+        .merge(api)
+        .merge(docs::router(openapi))
+        .merge(health::router())
+        // A route layer runs after routing, so it sees the matched route pattern.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .fallback(|| async { ApiError::NotFound("route") })
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
+                }))
+                .layer(PropagateRequestIdLayer::new(x_request_id))
+                .layer(CatchPanicLayer::custom(|_| {
+                    ApiError::internal(anyhow::anyhow!("a handler panicked")).into_response()
+                }))
+                .layer(TimeoutLayer::with_status_code(
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    Duration::from_secs(settings.request_timeout_secs),
+                ))
+                .layer(cors)
+                .layer(CompressionLayer::new())
+                // Enforced by the body extractors, so an oversized body is a 413 problem too.
+                .layer(axum::extract::DefaultBodyLimit::max(settings.max_body_bytes))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+                .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+                // The docs page sets its own, looser policy; everything else is data.
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::STRICT_TRANSPORT_SECURITY,
+                    move |_: &Response| hsts.clone(),
+                )),
+        )
+        .with_state(state)
+}
+
+/// Per request: the anonymous rate limit, metrics, and the usage record of authenticated calls.
+async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let slot = CallerSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let response = next.run(req).await;
+    let elapsed = started.elapsed();
+    state
+        .metrics
+        .observe(method.as_str(), &route, response.status().as_u16(), elapsed);
+    if let Some(caller) = slot.get() {
+        state.usage.record(crate::usage::Call {
+            user_id: caller.user_id,
+            api_key_id: caller.api_key_id,
+            endpoint: route,
+            method: method.to_string(),
+            status: response.status().as_u16(),
+            duration: elapsed,
+        });
+    }
+    response
+}

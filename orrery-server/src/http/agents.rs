@@ -1,0 +1,268 @@
+//! `/api/agents`: custom agents (graphs published under an agent id), their interfaces, their
+//! callers, and the check of a new version against those callers before publishing it.
+
+use axum::extract::State;
+use orrery_core::store::{GraphFilter, GraphStore};
+use orrery_core::{Interface, Plan};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::graphs::{check_callers, parse_graph};
+use crate::http::AppState;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{CurrentUser, Json, MaybeUser, Path, Query};
+use crate::http::graphs::{GraphSummaryView, ListQuery, check_agent_id, page};
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_agents))
+        .routes(routes!(get_agent))
+        .routes(routes!(callers))
+        .routes(routes!(check))
+}
+
+/// A port of an agent's interface.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PortView {
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub ty: String,
+}
+
+/// An agent's interface.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InterfaceView {
+    /// One per `input` node; all required.
+    pub inputs: Vec<PortView>,
+    /// One per `output` node.
+    pub outputs: Vec<PortView>,
+}
+
+impl From<&Interface> for InterfaceView {
+    fn from(i: &Interface) -> InterfaceView {
+        let ports = |ports: &[orrery_core::agents::InterfacePort]| {
+            ports
+                .iter()
+                .map(|p| PortView {
+                    name: p.name.clone(),
+                    ty: p.ty.to_string(),
+                })
+                .collect()
+        };
+        InterfaceView {
+            inputs: ports(&i.inputs),
+            outputs: ports(&i.outputs),
+        }
+    }
+}
+
+/// A page of agents.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentList {
+    /// This page (graphs published as agents).
+    pub agents: Vec<GraphSummaryView>,
+    /// Agents in all pages.
+    pub total: u64,
+    /// This page's number.
+    pub page: u32,
+}
+
+/// One agent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentResponse {
+    /// The graph that publishes it.
+    pub agent: GraphSummaryView,
+    /// Its interface.
+    pub interface: InterfaceView,
+    /// Graphs of anyone's that use it now.
+    pub caller_count: u64,
+    /// Always true.
+    pub success: bool,
+}
+
+/// A graph that uses an agent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallerView {
+    /// The calling graph.
+    pub graph_id: Uuid,
+    /// Its current version.
+    pub version: String,
+    /// The `subgraph` node.
+    pub node: String,
+    /// The agent version it pins, or null for latest.
+    pub pinned: Option<String>,
+}
+
+/// The callers you may see, and how many others there are.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallerList {
+    /// Your graphs and public graphs that use the agent.
+    pub callers: Vec<CallerView>,
+    /// Graphs of other accounts that use it privately.
+    pub hidden_callers: u64,
+    /// Always true.
+    pub success: bool,
+}
+
+/// `POST /api/agents/{agent_id}/check`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    /// The proposed next version of the agent.
+    #[schema(value_type = Object)]
+    pub graph_data: Box<serde_json::value::RawValue>,
+}
+
+/// What publishing a version would do.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckResponse {
+    /// Whether some caller that fits now may not fit the new interface.
+    pub breaking: bool,
+    /// Whether publishing is refused without `force`.
+    pub blocked: bool,
+    /// Port by port.
+    #[schema(value_type = Object)]
+    pub interface: serde_json::Value,
+    /// Callers you may see that would break, with why.
+    #[schema(value_type = Vec<Object>)]
+    pub broken_callers: serde_json::Value,
+    /// Callers in other accounts' private graphs.
+    pub hidden_callers: usize,
+    /// Always true.
+    pub success: bool,
+}
+
+/// Agents you may use: yours and public ones.
+#[utoipa::path(get, path = "/api/agents", tag = "agents", params(ListQuery), security((), ("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = AgentList), (status = 400, body = Problem)))]
+#[tracing::instrument(skip_all, err)]
+async fn list_agents(
+    State(state): State<AppState>,
+    viewer: MaybeUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<AgentList>, ApiError> {
+    let page = page(q.page, q.limit)?;
+    let search = q
+        .search
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    let filter = match viewer.id() {
+        Some(id) => GraphFilter {
+            owner_id: Some(id),
+            include_public: true,
+            custom_agent: Some(true),
+            search,
+            page,
+            ..GraphFilter::default()
+        },
+        None => GraphFilter {
+            public: Some(true),
+            custom_agent: Some(true),
+            search,
+            page,
+            ..GraphFilter::default()
+        },
+    };
+    let found = state.store.list_graphs(&filter).await?;
+    Ok(Json(AgentList {
+        agents: found.items.into_iter().map(Into::into).collect(),
+        total: found.total,
+        page: page.page,
+    }))
+}
+
+/// One agent and its interface.
+#[utoipa::path(get, path = "/api/agents/{agent_id}", tag = "agents", params(("agent_id" = String, Path)), security((), ("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = AgentResponse), (status = 404, body = Problem)))]
+#[tracing::instrument(skip_all, fields(agent_id = %agent_id), err)]
+async fn get_agent(
+    State(state): State<AppState>,
+    viewer: MaybeUser,
+    Path(agent_id): Path<String>,
+) -> Result<Json<AgentResponse>, ApiError> {
+    let agent_id = check_agent_id(&agent_id).map_err(|_| ApiError::NotFound("agent"))?;
+    let record = state.store.agent(&agent_id, viewer.id()).await?;
+    let interface = Interface::of(&record.document);
+    let caller_count = state.store.count_callers(&agent_id).await?;
+    let summary = orrery_core::store::GraphSummary {
+        id: record.id,
+        owner_id: record.owner_id,
+        name: record.name,
+        description: record.description,
+        agent_id: record.agent_id,
+        is_public: record.is_public,
+        head: record.head,
+        node_count: record.node_count,
+        created_at: record.created_at,
+        updated_at: record.updated_at,
+    };
+    Ok(Json(AgentResponse {
+        agent: summary.into(),
+        interface: (&interface).into(),
+        caller_count,
+        success: true,
+    }))
+}
+
+/// The graphs that use an agent.
+#[utoipa::path(get, path = "/api/agents/{agent_id}/callers", tag = "agents", params(("agent_id" = String, Path)), security((), ("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = CallerList), (status = 404, body = Problem)))]
+#[tracing::instrument(skip_all, fields(agent_id = %agent_id), err)]
+async fn callers(
+    State(state): State<AppState>,
+    viewer: MaybeUser,
+    Path(agent_id): Path<String>,
+) -> Result<Json<CallerList>, ApiError> {
+    let agent_id = check_agent_id(&agent_id).map_err(|_| ApiError::NotFound("agent"))?;
+    state.store.agent(&agent_id, viewer.id()).await?;
+    let visible = state.store.callers(&agent_id, viewer.id()).await?;
+    let total = state.store.count_callers(&agent_id).await?;
+    let graphs: std::collections::HashSet<Uuid> = visible.iter().map(|c| c.graph_id).collect();
+    Ok(Json(CallerList {
+        hidden_callers: total.saturating_sub(graphs.len() as u64),
+        callers: visible
+            .into_iter()
+            .map(|c| CallerView {
+                graph_id: c.graph_id,
+                version: c.head.to_string(),
+                node: c.node,
+                pinned: c.pinned.map(|p| p.to_string()),
+            })
+            .collect(),
+        success: true,
+    }))
+}
+
+/// Check a proposed next version of an agent you own against its callers, without publishing.
+#[utoipa::path(post, path = "/api/agents/{agent_id}/check", tag = "agents", params(("agent_id" = String, Path)), request_body = CheckRequest,
+    security(("bearer" = []), ("api_key" = [])), responses((status = 200, body = CheckResponse), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[tracing::instrument(skip_all, fields(agent_id = %agent_id), err)]
+async fn check(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(agent_id): Path<String>,
+    Json(body): Json<CheckRequest>,
+) -> Result<Json<CheckResponse>, ApiError> {
+    let agent_id = check_agent_id(&agent_id).map_err(|_| ApiError::NotFound("agent"))?;
+    let record = state.store.agent(&agent_id, Some(user.id())).await?;
+    if record.owner_id != user.id() {
+        return Err(ApiError::NotFound("agent"));
+    }
+    let plan: Plan = user.plan;
+    let new = parse_graph(&body.graph_data, plan, state.settings.max_body_bytes)?;
+    let result = check_callers(&state, user.id(), &agent_id, &record.document, &new).await?;
+    Ok(Json(CheckResponse {
+        breaking: result.change.breaking,
+        blocked: result.blocks(),
+        interface: serde_json::to_value(&result.change).map_err(ApiError::internal)?,
+        broken_callers: serde_json::to_value(&result.broken).map_err(ApiError::internal)?,
+        hidden_callers: result.hidden,
+        success: true,
+    }))
+}

@@ -1,0 +1,443 @@
+//! Extractors. Access rules are extractors, so a handler's signature says who may call it:
+//! [`CurrentUser`] (an access token or an API key), [`MaybeUser`] (anyone; public data),
+//! [`AdminUser`]. Body, path and query extractors answer bad input as problems.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use orrery_core::Plan;
+use orrery_core::plan::{LimitKind, TrialRules};
+use orrery_core::store::{ApiKeyStore, Role, UsageStore, User, UserStore};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::auth::{API_KEY_PREFIX, secret_hash};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+
+/// A JSON body; a malformed one is a problem, like every other error.
+#[derive(Debug, Clone, Copy, Default, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Json<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// Path parameters; a malformed one is a 400 problem.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);
+
+/// Query parameters; a malformed one is a 400 problem.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+/// Who made an authenticated call, for the usage record written after the response.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller {
+    /// The account.
+    pub user_id: Uuid,
+    /// The API key, when one was used.
+    pub api_key_id: Option<Uuid>,
+}
+
+/// Filled by [`CurrentUser`] so the usage middleware can see who called.
+#[derive(Clone, Debug, Default)]
+pub struct CallerSlot(Arc<Mutex<Option<Caller>>>);
+
+impl CallerSlot {
+    /// The caller, once authenticated.
+    pub fn get(&self) -> Option<Caller> {
+        self.0.lock().ok().and_then(|c| *c)
+    }
+
+    fn set(&self, caller: Caller) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(caller);
+        }
+    }
+}
+
+/// An authenticated account, with the plan that applies to it right now.
+#[derive(Clone, Debug)]
+pub struct CurrentUser {
+    /// The account.
+    pub user: User,
+    /// The plan whose limits apply (the trial's plan while a trial runs).
+    pub plan: Plan,
+    /// The API key used, if any.
+    pub api_key_id: Option<Uuid>,
+}
+
+impl CurrentUser {
+    /// The account id.
+    pub fn id(&self) -> Uuid {
+        self.user.id
+    }
+}
+
+/// An authenticated admin.
+#[derive(Clone, Debug)]
+pub struct AdminUser(pub CurrentUser);
+
+/// An authenticated account, or nobody (public data).
+#[derive(Clone, Debug)]
+pub struct MaybeUser(pub Option<CurrentUser>);
+
+impl MaybeUser {
+    /// The viewer's id, if any.
+    pub fn id(&self) -> Option<Uuid> {
+        self.0.as_ref().map(CurrentUser::id)
+    }
+}
+
+/// The plan whose limits apply to `user` at `now`.
+pub fn effective_plan(user: &User, now: OffsetDateTime) -> Plan {
+    match user.trial_ends_at {
+        Some(ends) if now < ends => user.plan.max(TrialRules::default().plan),
+        _ => user.plan,
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<CurrentUser, ApiError> {
+        let Some(credential) = credential(&parts.headers) else {
+            return Err(ApiError::Unauthorized(
+                "send an access token or API key as `Authorization: Bearer …`",
+            ));
+        };
+        let (user_id, api_key_id) = if credential.starts_with(API_KEY_PREFIX) {
+            let key = api_key(state, credential).await?;
+            (key.0, Some(key.1))
+        } else {
+            (state.tokens.verify(credential)?.sub, None)
+        };
+        let user = cached_user(state, user_id)
+            .await?
+            .ok_or(ApiError::Unauthorized("the account no longer exists"))?;
+        let now = OffsetDateTime::now_utc();
+        let plan = effective_plan(&user, now);
+        let limits = plan.limits();
+        // Per key (or per account for access tokens), per minute.
+        let rate_key = match api_key_id {
+            Some(key) => format!("key:{key}"),
+            None => format!("user:{user_id}"),
+        };
+        state
+            .shared
+            .hit(
+                &rate_key,
+                limits
+                    .requests_per_minute
+                    .saturating_mul(state.settings.limits_scale),
+                Duration::from_secs(60),
+            )
+            .await
+            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+        if let Some(allowed) = limits
+            .api_calls_per_month
+            .map(|a| a.saturating_mul(u64::from(state.settings.limits_scale)))
+        {
+            let month_start = now
+                .replace_day(1)
+                .unwrap_or(now)
+                .replace_time(time::Time::MIDNIGHT);
+            let store = state.store.clone();
+            let used = state
+                .shared
+                .count_quota(
+                    &format!("{user_id}:{}-{:02}", now.year(), u8::from(now.month())),
+                    Duration::from_secs(40 * 86_400),
+                    async move {
+                        store
+                            .count_usage(user_id, None, month_start, now)
+                            .await
+                            .unwrap_or(0)
+                    },
+                )
+                .await;
+            if used > allowed {
+                return Err(ApiError::PlanLimit(quota_exceeded(plan, allowed, used)));
+            }
+        }
+        if let Some(slot) = parts.extensions.get::<CallerSlot>() {
+            slot.set(crate::http::extract::Caller {
+                user_id,
+                api_key_id,
+            });
+        }
+        Ok(CurrentUser {
+            user,
+            plan,
+            api_key_id,
+        })
+    }
+}
+
+/// The monthly quota problem: `allowed` is the plan's (scaled) quota.
+fn quota_exceeded(plan: Plan, allowed: u64, used: u64) -> orrery_core::plan::LimitExceeded {
+    let upgrade_to = Plan::ALL
+        .into_iter()
+        .filter(|p| *p > plan)
+        .find(|p| p.limits().api_calls_per_month.is_none_or(|a| a > allowed));
+    orrery_core::plan::LimitExceeded {
+        kind: LimitKind::ApiCallsPerMonth,
+        plan,
+        allowed,
+        needed: used,
+        upgrade_to,
+    }
+}
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<MaybeUser, ApiError> {
+        if credential(&parts.headers).is_none() {
+            let ip = ClientIp::from_request_parts(parts, state).await?;
+            state
+                .shared
+                .hit(
+                    &format!("ip:{}", ip.0),
+                    state.settings.anonymous_requests_per_minute,
+                    Duration::from_secs(60),
+                )
+                .await
+                .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+            return Ok(MaybeUser(None));
+        }
+        Ok(MaybeUser(Some(
+            CurrentUser::from_request_parts(parts, state).await?,
+        )))
+    }
+}
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<AdminUser, ApiError> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        if user.user.role != Role::Admin {
+            return Err(ApiError::Forbidden("this route is for administrators"));
+        }
+        Ok(AdminUser(user))
+    }
+}
+
+/// The address of the client (the TCP peer).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<ClientIp, ApiError> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        Ok(ClientIp(ip))
+    }
+}
+
+/// Counts an attempt at a sensitive anonymous route (sign-in, sign-up, password reset) against
+/// the stricter per-address limit.
+pub async fn limit_auth_attempts(state: &AppState, ip: ClientIp) -> Result<(), ApiError> {
+    state
+        .shared
+        .hit(
+            &format!("auth:{}", ip.0),
+            state.settings.auth_requests_per_minute,
+            Duration::from_secs(60),
+        )
+        .await
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })
+}
+
+/// The bearer token or API key of a request: `Authorization: Bearer …` or `X-API-Key: …`.
+fn credential(headers: &HeaderMap) -> Option<&str> {
+    if let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let (scheme, token) = value.split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim())
+            .filter(|t| !t.is_empty());
+    }
+    headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// How long an account or API key lookup is cached. Revoking a key or changing an account drops
+/// its entry at once (in Redis for every instance); the TTL bounds staleness otherwise.
+const AUTH_CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// The (user, key id) of a live API key.
+async fn api_key(state: &AppState, key: &str) -> Result<(Uuid, Uuid), ApiError> {
+    let hash = secret_hash(key);
+    let cache_key = api_key_cache_key(&hash);
+    if let Some(bytes) = state.shared.get(&cache_key).await
+        && let Ok((user, id)) = serde_json::from_slice::<(Uuid, Uuid)>(&bytes)
+    {
+        // A revoked key stays cached for a while; the marker ends it at once everywhere.
+        if state.shared.get(&revoked_key_marker(id)).await.is_some() {
+            return Err(ApiError::Unauthorized(
+                "the API key is invalid or has been revoked",
+            ));
+        }
+        return Ok((user, id));
+    }
+    let found = state
+        .store
+        .api_key_by_hash(&hash)
+        .await?
+        .ok_or(ApiError::Unauthorized(
+            "the API key is invalid or has been revoked",
+        ))?;
+    let _ = state
+        .store
+        .touch_api_key(found.id, OffsetDateTime::now_utc())
+        .await;
+    let value = serde_json::to_vec(&(found.user_id, found.id)).map_err(ApiError::internal)?;
+    state.shared.set(&cache_key, value, AUTH_CACHE_TTL).await;
+    Ok((found.user_id, found.id))
+}
+
+/// The cache key of an API key, by its hash.
+pub fn api_key_cache_key(hash: &[u8; 32]) -> String {
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    format!("apikey:{hex}")
+}
+
+/// The cache key marking a revoked API key.
+pub fn revoked_key_marker(id: Uuid) -> String {
+    format!("revoked-key:{id}")
+}
+
+/// The cache key of an account.
+pub fn user_cache_key(id: Uuid) -> String {
+    format!("user:{id}")
+}
+
+/// An account, through the cache.
+pub async fn cached_user(state: &AppState, id: Uuid) -> Result<Option<User>, ApiError> {
+    let key = user_cache_key(id);
+    if let Some(bytes) = state.shared.get(&key).await
+        && let Ok(user) = serde_json::from_slice::<CachedUser>(&bytes)
+    {
+        return Ok(Some(user.into()));
+    }
+    let user = match state.store.user(id).await {
+        Ok(user) => user,
+        Err(orrery_core::store::StoreError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if let Ok(bytes) = serde_json::to_vec(&CachedUser::from(&user)) {
+        state.shared.set(&key, bytes, AUTH_CACHE_TTL).await;
+    }
+    Ok(Some(user))
+}
+
+/// Forgets a cached account (after any change to it).
+pub async fn forget_user(state: &AppState, id: Uuid) {
+    state.shared.delete(&user_cache_key(id)).await;
+}
+
+/// What the cache keeps of an account: no password hash.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedUser {
+    id: Uuid,
+    email: String,
+    name: String,
+    role: Role,
+    plan: Plan,
+    #[serde(with = "time::serde::rfc3339::option")]
+    trial_ends_at: Option<OffsetDateTime>,
+    billing_customer_id: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+}
+
+impl From<&User> for CachedUser {
+    fn from(u: &User) -> CachedUser {
+        CachedUser {
+            id: u.id,
+            email: u.email.clone(),
+            name: u.name.clone(),
+            role: u.role,
+            plan: u.plan,
+            trial_ends_at: u.trial_ends_at,
+            billing_customer_id: u.billing_customer_id.clone(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+impl From<CachedUser> for User {
+    fn from(u: CachedUser) -> User {
+        User {
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            password_hash: None,
+            google_sub: None,
+            role: u.role,
+            plan: u.plan,
+            trial_ends_at: u.trial_ends_at,
+            billing_customer_id: u.billing_customer_id,
+            created_at: u.created_at,
+            last_seen_at: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn credentials_come_from_bearer_or_api_key_headers() {
+        let mut h = HeaderMap::new();
+        assert_eq!(credential(&h), None);
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
+        assert_eq!(credential(&h), Some("abc"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer   "));
+        assert_eq!(credential(&h), None);
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(credential(&h), None);
+        let mut h = HeaderMap::new();
+        h.insert("x-api-key", HeaderValue::from_static("ork_x"));
+        assert_eq!(credential(&h), Some("ork_x"));
+    }
+}

@@ -1,0 +1,244 @@
+//! Building and running the server: [`Application::build`] opens the database (applying
+//! migrations), connects Redis when configured, sets up Stripe and the mail transport, binds the
+//! listener and assembles the services; [`Application::run_until`] serves and runs the
+//! background jobs (outbox sender, trial reminders). Tests and `orrery serve` start it the same
+//! way.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use orrery_core::billing::BillingProvider;
+use orrery_store::{Store, StoreOptions};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::net::TcpListener;
+
+use crate::auth::{AccessTokens, GoogleVerifier, Passwords, random_token};
+use crate::billing::StripeBilling;
+use crate::http::{AppState, Services, app};
+use crate::jobs::Jobs;
+use crate::mail::{LogMailer, Mailer, SmtpMailer};
+use crate::metrics::Metrics;
+use crate::settings::{Settings, redact_url};
+use crate::shared::Shared;
+use crate::usage::UsageRecorder;
+
+/// A built server, listening, not yet serving.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    address: SocketAddr,
+    usage_task: tokio::task::JoinHandle<()>,
+}
+
+impl Application {
+    /// Opens everything `settings` names and binds the listener (port 0 picks a free port).
+    /// Mail goes to the SMTP server of `smtp_url`, or to the log when it is empty.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let mailer: Arc<dyn Mailer> = if settings.smtp_url.expose_secret().is_empty() {
+            Arc::new(LogMailer)
+        } else {
+            Arc::new(SmtpMailer::new(&settings.smtp_url, &settings.mail_from)?)
+        };
+        Application::build_with_mailer(settings, mailer).await
+    }
+
+    /// [`Application::build`] with another way of delivering mail (tests keep mails in
+    /// memory when they have no SMTP server).
+    pub async fn build_with_mailer(
+        settings: Settings,
+        mailer: Arc<dyn Mailer>,
+    ) -> anyhow::Result<Application> {
+        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                settings.data_dir.display()
+            )
+        })?;
+        let url = settings.effective_database_url();
+        let store = Store::connect(
+            &url,
+            StoreOptions {
+                max_connections: settings.database_max_connections,
+                max_document_bytes: settings.max_body_bytes,
+                ..StoreOptions::default()
+            },
+        )
+        .await
+        .with_context(|| format!("cannot open the database {}", redact_url(&url)))?;
+        tracing::info!(database = %redact_url(&url), backend = ?store.backend(), "database ready");
+        let shared = match settings.redis_url.expose_secret() {
+            "" => Shared::local(),
+            redis => {
+                let shared = Shared::redis(redis)
+                    .await
+                    .with_context(|| format!("cannot connect to Redis at {}", redact_url(redis)))?;
+                tracing::info!(redis = %redact_url(redis), "rate limits and caches are shared through Redis");
+                shared
+            }
+        };
+        let secret = jwt_secret(&settings)?;
+        let google = match settings.google_client_id.as_str() {
+            "" => None,
+            client => Some(GoogleVerifier::new(
+                client,
+                &settings.google_issuer,
+                &settings.google_jwks_url,
+            )?),
+        };
+        let billing: Option<Arc<dyn BillingProvider>> =
+            match StripeBilling::from_settings(&settings)? {
+                Some(stripe) => {
+                    tracing::info!(api = %settings.stripe_api_base, "billing through Stripe");
+                    Some(Arc::new(stripe))
+                }
+                None => {
+                    tracing::info!("billing is off: no stripe_secret_key");
+                    None
+                }
+            };
+        tracing::info!(transport = mailer.kind(), "mail transport ready");
+        let (usage, usage_task) = UsageRecorder::start(Arc::new(store.clone()));
+        let listener = TcpListener::bind(settings.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let address = listener.local_addr()?;
+        let state = AppState(Arc::new(Services {
+            passwords: Passwords::new(settings.argon2_memory_kib, settings.argon2_iterations)?,
+            tokens: AccessTokens::new(
+                &secret,
+                time::Duration::minutes(settings.access_token_minutes),
+            ),
+            google,
+            shared,
+            usage,
+            mailer,
+            mail_wakeup: Arc::new(tokio::sync::Notify::new()),
+            billing,
+            instance: format!("orrery-{}", uuid::Uuid::new_v4().simple()),
+            metrics: Metrics::default(),
+            renderers: moka::future::Cache::builder().max_capacity(8).build(),
+            started: Instant::now(),
+            store,
+            settings,
+        }));
+        Ok(Application {
+            listener,
+            state,
+            address,
+            usage_task,
+        })
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// The address it listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The shared state (for tests that look behind the API).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `signal` completes, then lets in-flight requests finish (for at most the
+    /// configured grace period) and flushes queued usage records.
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let grace = Duration::from_secs(self.state.settings.shutdown_grace_secs);
+        let router = app(self.state.clone());
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            signal.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopping_tx.send(());
+        });
+        let serving = tokio::spawn(async move { server.await });
+        let jobs = Jobs::start(self.state.clone());
+        tokio::select! {
+            result = serving => result??,
+            () = async {
+                let _ = stopping_rx.await;
+                tokio::time::sleep(grace).await;
+            } => tracing::warn!("requests still running after the grace period; stopping anyway"),
+        }
+        jobs.stop().await;
+        let Application {
+            state, usage_task, ..
+        } = self;
+        drop(state);
+        let _ = tokio::time::timeout(Duration::from_secs(5), usage_task).await;
+        Ok(())
+    }
+}
+
+/// The configured signing secret, or one generated into the data directory on first start and
+/// read back afterwards (so sessions survive a restart without configuration).
+fn jwt_secret(settings: &Settings) -> anyhow::Result<SecretString> {
+    let configured = settings.jwt_secret.expose_secret();
+    if !configured.is_empty() {
+        return Ok(SecretString::from(configured));
+    }
+    let path = settings.data_dir.join("jwt-secret");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim();
+        if existing.len() >= 32 {
+            return Ok(SecretString::from(existing));
+        }
+    }
+    let secret = random_token("");
+    write_private(&path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
+    tracing::info!(path = %path.display(), "generated a signing secret for access tokens");
+    Ok(SecretString::from(secret))
+}
+
+fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(content.as_bytes())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

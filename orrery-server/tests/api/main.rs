@@ -1,0 +1,44 @@
+//! API tests: each starts the real application on port 0 with its own database (SQLite, and
+//! PostgreSQL when the test command provides one) and speaks HTTP to it.
+
+// The Stripe emulator writes Stripe's large objects as `json!` literals.
+#![recursion_limit = "256"]
+
+mod admin;
+mod agents;
+mod auth;
+mod bad_input;
+mod billing;
+mod google;
+mod graphs;
+mod health;
+mod helpers;
+mod isolation;
+mod keys;
+mod limits;
+mod mail;
+mod multi_instance;
+mod smtp_sink;
+mod stripe_emulator;
+mod usage;
+
+/// Runs an async test case on SQLite and on PostgreSQL: `both!(name);` makes `name::sqlite`
+/// and `name::postgres`, each calling `crate::<module>::name(Backend)`.
+#[macro_export]
+macro_rules! both {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$case($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::helpers::skip_postgres() {
+                    return;
+                }
+                super::$case($crate::helpers::Backend::Postgres).await
+            }
+        }
+    )*};
+}
