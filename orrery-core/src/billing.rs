@@ -194,7 +194,7 @@ pub enum BillingError {
 
 /// A payment provider: Stripe in the server, a fake in tests.
 #[async_trait::async_trait]
-pub trait BillingProvider: Send + Sync {
+pub trait BillingProvider: Send + Sync + std::fmt::Debug {
     /// Creates a customer for a user and returns its id.
     async fn create_customer(
         &self,
@@ -219,6 +219,12 @@ pub trait BillingProvider: Send + Sync {
         subscription_id: &str,
         plan: Plan,
     ) -> Result<SubscriptionState, BillingError>;
+
+    /// The subscription as the provider describes it now.
+    async fn subscription(&self, subscription_id: &str) -> Result<SubscriptionState, BillingError>;
+
+    /// Checks that the provider answers with the configured credentials (for health checks).
+    async fn ping(&self) -> Result<(), BillingError>;
 
     /// Sets a subscription to end at the end of its period (or undoes that).
     async fn cancel_at_period_end(
