@@ -43,8 +43,25 @@ pub fn layout_graph(graph: &Graph) -> Result<LayoutGraph, LayoutError> {
     Ok(layout)
 }
 
-/// The scene input of `graph` at `positions` (one per node).
+/// The scene input of `graph` at `positions` (one per node). Notes are comments, not part of the
+/// flow: they are left out of the picture (and of the camera's framing).
 pub fn scene_input(graph: &Graph, positions: Vec<[f32; 3]>) -> SceneInput {
+    let keep: Vec<usize> = (0..graph.nodes.len())
+        .filter(|&i| graph.nodes[i].kind != NodeKind::Note)
+        .collect();
+    if keep.len() == graph.nodes.len() || keep.is_empty() || positions.len() != graph.nodes.len() {
+        return scene_input_all(graph, positions);
+    }
+    let shown = Graph {
+        groups: graph.groups.clone(),
+        nodes: keep.iter().map(|&i| graph.nodes[i].clone()).collect(),
+        edges: graph.edges.clone(),
+        ui: None,
+    };
+    scene_input_all(&shown, keep.iter().map(|&i| positions[i]).collect())
+}
+
+fn scene_input_all(graph: &Graph, positions: Vec<[f32; 3]>) -> SceneInput {
     let pairs = edge_pairs(graph);
     let ids: Vec<&str> = graph.nodes.iter().map(|n| n.id.as_str()).collect();
     let clusters = ClusterTree::from_paths(&ids);
@@ -67,7 +84,10 @@ pub fn scene_input(graph: &Graph, positions: Vec<[f32; 3]>) -> SceneInput {
     SceneInput {
         positions,
         nodes,
-        edges: pairs.into_iter().map(|(a, b)| [a as u32, b as u32]).collect(),
+        edges: pairs
+            .into_iter()
+            .map(|(a, b)| [a as u32, b as u32])
+            .collect(),
     }
 }
 
