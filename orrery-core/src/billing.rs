@@ -110,6 +110,8 @@ pub struct SubscriptionState {
 pub struct BillingEvent {
     /// The provider's event id: each is processed once.
     pub id: String,
+    /// The provider's name for what happened (`customer.subscription.created`).
+    pub event_type: String,
     /// When the provider created the event.
     pub created: OffsetDateTime,
     /// What happened.

@@ -282,6 +282,7 @@ impl BillingProvider for StripeBilling {
             })?;
         let created = timestamp(event.created)
             .ok_or_else(|| BillingError::BadPayload("event time out of range".into()))?;
+        let event_type = event.type_.as_str().to_owned();
         let kind = match event.data.object {
             EventObject::CheckoutSessionCompleted(session) => BillingEventKind::CheckoutCompleted {
                 customer_id: session
@@ -312,11 +313,12 @@ impl BillingProvider for StripeBilling {
                 subscription_id: invoice_subscription(&invoice),
             },
             _ => BillingEventKind::Other {
-                event_type: event.type_.as_str().to_owned(),
+                event_type: event_type.clone(),
             },
         };
         Ok(BillingEvent {
             id: event.id.as_str().to_owned(),
+            event_type,
             created,
             kind,
         })

@@ -336,11 +336,11 @@ async fn webhook(
         .map_err(billing_error)?;
     let span = tracing::Span::current();
     span.record("event_id", event.id.as_str());
-    span.record("event_type", event_type(&event.kind));
+    span.record("event_type", event.event_type.as_str());
     let now = OffsetDateTime::now_utc();
     if !state
         .store
-        .record_webhook_event(&event.id, event_type(&event.kind), now)
+        .record_webhook_event(&event.id, &event.event_type, now)
         .await?
     {
         tracing::info!("webhook event already processed");
@@ -774,18 +774,6 @@ fn with_query(url: &str, key: &str, value: &str) -> String {
             u.to_string()
         }
         Err(_) => url.to_owned(),
-    }
-}
-
-fn event_type(kind: &BillingEventKind) -> &str {
-    match kind {
-        BillingEventKind::CheckoutCompleted { .. } => "checkout.session.completed",
-        BillingEventKind::SubscriptionChanged(_) => "customer.subscription.updated",
-        BillingEventKind::SubscriptionDeleted(_) => "customer.subscription.deleted",
-        BillingEventKind::InvoicePaid { .. } => "invoice.paid",
-        BillingEventKind::InvoicePaymentFailed { .. } => "invoice.payment_failed",
-        BillingEventKind::Other { event_type } => event_type.as_str(),
-        _ => "other",
     }
 }
 
