@@ -150,7 +150,7 @@ enum Command {
     Flatten {
         /// The graph document.
         file: PathBuf,
-        /// Directory of agents (DIR/<id>.json, older versions in DIR/<id>/*.json).
+        /// Directory of agents (DIR/ID.json, older versions in DIR/ID/*.json).
         #[arg(long, value_name = "DIR")]
         agents: PathBuf,
         #[command(flatten)]
@@ -206,8 +206,8 @@ enum PositionsFormat {
 /// Where custom agents come from.
 #[derive(Debug, clap::Args)]
 struct AgentsArg {
-    /// Directory of custom agents: DIR/<id>.json is the latest version of agent <id>, and
-    /// DIR/<id>/*.json are older versions, addressed by digest.
+    /// Directory of custom agents: DIR/ID.json is the latest version of agent ID, and
+    /// DIR/ID/*.json are older versions, addressed by digest.
     #[arg(long = "agents", value_name = "DIR")]
     dir: Option<PathBuf>,
 }
