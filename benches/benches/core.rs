@@ -11,15 +11,28 @@ use orrery_benches::{Shape, workflow};
 use orrery_core::{Graph, MemoryResolver, validate};
 
 fn engine(c: &mut Criterion) {
-    let generated = workflow(&Shape { nodes: 100_000, edges_per_node: 1.5, nesting: 3, ..Shape::default() });
+    let generated = workflow(&Shape {
+        nodes: 100_000,
+        edges_per_node: 1.5,
+        nesting: 3,
+        ..Shape::default()
+    });
     let bytes = generated.root.as_bytes();
     let mut agents = MemoryResolver::default();
     for (id, doc) in &generated.agents {
-        agents.insert(id, Graph::from_json(doc).expect("agent parses")).expect("agent id");
+        agents
+            .insert(id, Graph::from_json(doc).expect("agent parses"))
+            .expect("agent id");
     }
     let graph = Graph::from_slice(bytes).expect("graph parses");
-    assert_eq!((graph.nodes.len(), graph.edges.len() / 1000), (100_000, 149));
-    assert!(validate(&graph, &agents).is_empty(), "the generated graph is clean");
+    assert_eq!(
+        (graph.nodes.len(), graph.edges.len() / 1000),
+        (100_000, 149)
+    );
+    assert!(
+        validate(&graph, &agents).is_empty(),
+        "the generated graph is clean"
+    );
 
     let mut group = c.benchmark_group("engine_100k");
     group.sample_size(20);
@@ -27,8 +40,12 @@ fn engine(c: &mut Criterion) {
     group.bench_function("serde_json_value", |b| {
         b.iter(|| black_box(serde_json::from_slice::<serde_json::Value>(black_box(bytes)).unwrap()))
     });
-    group.bench_function("parse", |b| b.iter(|| black_box(Graph::from_slice(black_box(bytes)).unwrap())));
-    group.bench_function("validate", |b| b.iter(|| black_box(validate(black_box(&graph), &agents))));
+    group.bench_function("parse", |b| {
+        b.iter(|| black_box(Graph::from_slice(black_box(bytes)).unwrap()))
+    });
+    group.bench_function("validate", |b| {
+        b.iter(|| black_box(validate(black_box(&graph), &agents)))
+    });
     group.bench_function("digest", |b| b.iter(|| black_box(graph.digest())));
     group.bench_function("parse_validate", |b| {
         b.iter(|| {

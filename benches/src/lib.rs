@@ -47,7 +47,17 @@ pub fn workflow(shape: &Shape) -> Generated {
     let mut inner: Option<String> = None;
     for level in (1..=shape.nesting).rev() {
         let id = format!("level{level}_agent");
-        let doc = body(&Shape { nodes: 40, edges_per_node: 1.5, subgraph_every: 8, seed: shape.seed + level as u64, ..shape.clone() }, inner.as_deref(), true);
+        let doc = body(
+            &Shape {
+                nodes: 40,
+                edges_per_node: 1.5,
+                subgraph_every: 8,
+                seed: shape.seed + level as u64,
+                ..shape.clone()
+            },
+            inner.as_deref(),
+            true,
+        );
         agents.push((id.clone(), doc.to_string()));
         inner = Some(id);
     }
@@ -79,7 +89,13 @@ impl Rng {
 }
 
 const MODELS: [&str; 4] = ["gpt-4o", "gpt-4o-mini", "claude-sonnet", "llama-3-70b"];
-const TOOLS: [&str; 5] = ["web.search", "docs.search", "crm.lookup", "sql.query", "email.send"];
+const TOOLS: [&str; 5] = [
+    "web.search",
+    "docs.search",
+    "crm.lookup",
+    "sql.query",
+    "email.send",
+];
 
 fn body(shape: &Shape, agent: Option<&str>, is_agent: bool) -> Value {
     let mut rng = Rng(shape.seed);
@@ -89,7 +105,13 @@ fn body(shape: &Shape, agent: Option<&str>, is_agent: bool) -> Value {
     let mut nodes = Vec::with_capacity(n);
     let mut edges = Vec::with_capacity((n as f64 * shape.edges_per_node) as usize);
     let endpoint = |i: usize, subgraph: bool| {
-        if subgraph { format!("n{i}.answer") } else if i < inputs { format!("n{i}.value") } else { format!("n{i}.out") }
+        if subgraph {
+            format!("n{i}.answer")
+        } else if i < inputs {
+            format!("n{i}.value")
+        } else {
+            format!("n{i}.out")
+        }
     };
     let mut is_subgraph = vec![false; n];
     for i in 0..n {
@@ -101,8 +123,10 @@ fn body(shape: &Shape, agent: Option<&str>, is_agent: bool) -> Value {
             format!("n{i}")
         };
         if i < inputs {
-            nodes.push(json!({"id": id, "kind": "input", "label": format!("Input {i}"),
-                "outputs": [{"name": "value", "type": "text"}], "position": [0, i * 40]}));
+            nodes.push(
+                json!({"id": id, "kind": "input", "label": format!("Input {i}"),
+                "outputs": [{"name": "value", "type": "text"}], "position": [0, i * 40]}),
+            );
             continue;
         }
         // Sources come from a window of earlier nodes, so the graph is layered and local.
@@ -113,13 +137,19 @@ fn body(shape: &Shape, agent: Option<&str>, is_agent: bool) -> Value {
             end - 1 - rng.below(window)
         };
         let src_name = |j: usize, is_subgraph: &[bool]| {
-            if is_agent && j == 0 { "question.value".to_owned() } else { endpoint(j, is_subgraph[j]) }
+            if is_agent && j == 0 {
+                "question.value".to_owned()
+            } else {
+                endpoint(j, is_subgraph[j])
+            }
         };
         if i >= n - outputs {
             let j = pick(&mut rng);
             edges.push(json!({"from": src_name(j, &is_subgraph), "to": format!("{id}.value")}));
-            nodes.push(json!({"id": id, "kind": "output", "label": format!("Result {i}"),
-                "inputs": [{"name": "value", "type": "text"}]}));
+            nodes.push(
+                json!({"id": id, "kind": "output", "label": format!("Result {i}"),
+                "inputs": [{"name": "value", "type": "text"}]}),
+            );
             continue;
         }
         if let Some(agent) = agent
@@ -134,9 +164,17 @@ fn body(shape: &Shape, agent: Option<&str>, is_agent: bool) -> Value {
             continue;
         }
         // 1 + Bernoulli edges in, so the mean comes out at `edges_per_node`.
-        let extra = if rng.unit() < shape.edges_per_node - 1.0 { 2 } else { 1 };
+        let extra = if rng.unit() < shape.edges_per_node - 1.0 {
+            2
+        } else {
+            1
+        };
         // The first body nodes each take one input, so that every input is used.
-        let first = if i - inputs < inputs { i - inputs } else { pick(&mut rng) };
+        let first = if i - inputs < inputs {
+            i - inputs
+        } else {
+            pick(&mut rng)
+        };
         edges.push(json!({"from": src_name(first, &is_subgraph), "to": format!("{id}.in")}));
         if extra == 2 && i > 1 {
             let mut second = pick(&mut rng);
@@ -146,11 +184,23 @@ fn body(shape: &Shape, agent: Option<&str>, is_agent: bool) -> Value {
             edges.push(json!({"from": src_name(second, &is_subgraph), "to": format!("{id}.in")}));
         }
         let (kind, config) = match i % 7 {
-            0 | 3 => ("tool", json!({"tool": TOOLS[rng.below(TOOLS.len())], "timeout_ms": 1000 + rng.below(9000)})),
-            1 => ("prompt", json!({"template": format!("Step {i}: summarise {{{{ in }}}} for the user.")})),
-            2 => ("router", json!({"routes": {"yes": "score > 0.5"}, "default": "out"})),
-            _ => ("agent", json!({"model": MODELS[rng.below(MODELS.len())], "temperature": (rng.below(10) as f64) / 10.0,
-                                 "system": "You are a careful assistant."})),
+            0 | 3 => (
+                "tool",
+                json!({"tool": TOOLS[rng.below(TOOLS.len())], "timeout_ms": 1000 + rng.below(9000)}),
+            ),
+            1 => (
+                "prompt",
+                json!({"template": format!("Step {i}: summarise {{{{ in }}}} for the user.")}),
+            ),
+            2 => (
+                "router",
+                json!({"routes": {"yes": "score > 0.5"}, "default": "out"}),
+            ),
+            _ => (
+                "agent",
+                json!({"model": MODELS[rng.below(MODELS.len())], "temperature": (rng.below(10) as f64) / 10.0,
+                                 "system": "You are a careful assistant."}),
+            ),
         };
         nodes.push(json!({"id": id, "kind": kind, "label": format!("Step {i}"),
             "inputs": [{"name": "in", "type": "text", "multiple": true}],
@@ -168,13 +218,22 @@ mod tests {
 
     #[test]
     fn generated_workflows_are_valid_at_every_level() {
-        let g = workflow(&Shape { nodes: 3_000, nesting: 3, ..Shape::default() });
+        let g = workflow(&Shape {
+            nodes: 3_000,
+            nesting: 3,
+            ..Shape::default()
+        });
         let mut agents = MemoryResolver::default();
         for (id, doc) in &g.agents {
-            agents.insert(id, orrery_core::Graph::from_json(doc).unwrap()).unwrap();
+            agents
+                .insert(id, orrery_core::Graph::from_json(doc).unwrap())
+                .unwrap();
         }
         let root = orrery_core::Graph::from_json(&g.root).unwrap();
-        let diagnostics: Vec<String> = validate(&root, &agents).iter().map(|d| d.to_string()).collect();
+        let diagnostics: Vec<String> = validate(&root, &agents)
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
         assert_eq!(diagnostics, Vec::<String>::new());
         assert_eq!(root.nodes.len(), 3_000);
         let ratio = root.edges.len() as f64 / root.nodes.len() as f64;

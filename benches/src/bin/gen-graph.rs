@@ -39,11 +39,15 @@ fn main() -> anyhow::Result<()> {
         ..Shape::default()
     });
     let Some(out) = args.out else {
-        anyhow::ensure!(generated.agents.is_empty(), "--nesting needs --out DIR to write the agents");
+        anyhow::ensure!(
+            generated.agents.is_empty(),
+            "--nesting needs --out DIR to write the agents"
+        );
         println!("{}", generated.root);
         return Ok(());
     };
-    std::fs::create_dir_all(out.join("agents")).with_context(|| format!("cannot create {}", out.display()))?;
+    std::fs::create_dir_all(out.join("agents"))
+        .with_context(|| format!("cannot create {}", out.display()))?;
     std::fs::write(out.join("graph.json"), &generated.root)?;
     for (id, doc) in &generated.agents {
         std::fs::write(out.join("agents").join(format!("{id}.json")), doc)?;
