@@ -536,8 +536,7 @@ async fn get_graph(
 ) -> Result<(HeaderMap, Json<GraphResponse>), ApiError> {
     let record = state.store.graph(id, viewer.id()).await?;
     // Reads are the hot path: no validation here (POST /api/graphs/validate gives warnings).
-    let mut graph = view(record, &[])?;
-    graph.warnings = None;
+    let graph = view_with(record, None)?;
     Ok((
         HeaderMap::from_iter(etag_header(&graph.summary.version)),
         Json(GraphResponse {
@@ -584,17 +583,23 @@ async fn update_graph(
         .map(|raw| parse_graph(raw, user.plan, state.settings.max_body_bytes))
         .transpose()?;
     let published = agent_id.clone().unwrap_or_else(|| current.agent_id.clone());
-    let effective = document.as_ref().unwrap_or(&current.document);
-    let warnings = require_valid(
-        graphs::validate(
+    // The document is checked when it changes or is published under another id; a rename
+    // or a visibility change leaves a graph that was valid when saved alone (even if the plan
+    // has shrunk since).
+    let warnings = if document.is_some() || agent_id.is_some() {
+        let effective = document.as_ref().unwrap_or(&current.document);
+        let diagnostics = graphs::validate(
             &state,
             Some(user.id()),
             user.plan,
             effective,
             published.as_deref(),
         )
-        .await?,
-    )?;
+        .await?;
+        Some(require_valid(diagnostics)?)
+    } else {
+        None
+    };
     // Changing an agent's interface under its callers needs `force`.
     if let (Some(agent), Some(new)) = (&current.agent_id, &document)
         && published.as_deref() == Some(agent.as_str())
@@ -672,7 +677,7 @@ async fn update_graph(
     Ok((
         etag(&record.head),
         Json(GraphResponse {
-            graph: view(record, &warnings)?,
+            graph: view_with(record, warnings.as_deref())?,
             success: true,
         }),
     ))
@@ -975,11 +980,16 @@ async fn owned(state: &AppState, id: Uuid, owner: Uuid) -> Result<GraphRecord, A
 }
 
 fn view(record: GraphRecord, warnings: &[Diagnostic]) -> Result<GraphView, ApiError> {
+    view_with(record, Some(warnings))
+}
+
+/// The view of `record`, with the warnings of the version just checked when there are some.
+fn view_with(record: GraphRecord, warnings: Option<&[Diagnostic]>) -> Result<GraphView, ApiError> {
     let graph_data = raw(&record.document)?;
     Ok(GraphView {
         version_count: record.version_count,
         graph_data,
-        warnings: Some(warnings.iter().map(Into::into).collect()),
+        warnings: warnings.map(|w| w.iter().map(Into::into).collect()),
         summary: GraphSummaryView {
             id: record.id,
             owner_id: record.owner_id,
