@@ -202,36 +202,8 @@ async fn signup(
     let email = normalize_email(&body.email)?;
     let name = check_name(&body.name)?;
     check_password(&body.password)?;
-    if state.store.user_by_email(&email).await?.is_some() {
-        return Err(ApiError::Conflict(
-            "an account with this email already exists".into(),
-        ));
-    }
     let hash = state.passwords.hash(&body.password).await?;
-    let trial_ends_at = (state.settings.trial_days > 0)
-        .then(|| OffsetDateTime::now_utc() + time::Duration::days(state.settings.trial_days));
-    let user = state
-        .store
-        .create_user(NewUser {
-            email: email.clone(),
-            name,
-            password_hash: Some(hash),
-            google_sub: None,
-            role: Role::User,
-            plan: Plan::Free,
-            trial_ends_at,
-        })
-        .await?;
-    state
-        .store
-        .record_event(
-            Some(user.id),
-            None,
-            "auth.signup",
-            json!({"method": "password"}),
-        )
-        .await?;
-    welcome(&state, &user).await;
+    let user = open_account(&state, email, name, Some(hash), None, "password").await?;
     Ok((StatusCode::CREATED, Json(session(&state, &user).await?)))
 }
 
@@ -255,21 +227,7 @@ async fn signin(
         return Err(ApiError::InvalidCredentials);
     }
     let user = user.ok_or(ApiError::InvalidCredentials)?;
-    state
-        .store
-        .touch_user(user.id, OffsetDateTime::now_utc())
-        .await?;
-    state
-        .store
-        .record_event(
-            Some(user.id),
-            None,
-            "auth.signin",
-            json!({"method": "password"}),
-        )
-        .await?;
-    state.metrics.signins.inc();
-    Ok(Json(session(&state, &user).await?))
+    Ok(Json(signed_in(&state, &user, "password").await?))
 }
 
 /// Sign in (or sign up) with a Google ID token.
@@ -321,50 +279,20 @@ async fn google(
                     .clone()
                     .filter(|n| !n.trim().is_empty())
                     .unwrap_or_else(|| email.clone());
-                let trial_ends_at = (state.settings.trial_days > 0).then(|| {
-                    OffsetDateTime::now_utc() + time::Duration::days(state.settings.trial_days)
-                });
-                let user = state
-                    .store
-                    .create_user(NewUser {
-                        email,
-                        name: name.chars().take(100).collect(),
-                        password_hash: None,
-                        google_sub: Some(identity.sub.clone()),
-                        role: Role::User,
-                        plan: Plan::Free,
-                        trial_ends_at,
-                    })
-                    .await?;
-                state
-                    .store
-                    .record_event(
-                        Some(user.id),
-                        None,
-                        "auth.signup",
-                        json!({"method": "google"}),
-                    )
-                    .await?;
-                welcome(&state, &user).await;
-                user
+                let name = name.chars().take(100).collect();
+                open_account(
+                    &state,
+                    email,
+                    name,
+                    None,
+                    Some(identity.sub.clone()),
+                    "google",
+                )
+                .await?
             }
         },
     };
-    state
-        .store
-        .touch_user(user.id, OffsetDateTime::now_utc())
-        .await?;
-    state
-        .store
-        .record_event(
-            Some(user.id),
-            None,
-            "auth.signin",
-            json!({"method": "google"}),
-        )
-        .await?;
-    state.metrics.signins.inc();
-    Ok(Json(session(&state, &user).await?))
+    Ok(Json(signed_in(&state, &user, "google").await?))
 }
 
 /// Trade a refresh token for a new access token and the next refresh token. Using a refresh
@@ -518,6 +446,69 @@ async fn me(user: CurrentUser) -> Json<MeResponse> {
         user: UserView::of(&user.user),
         success: true,
     })
+}
+
+/// Creates an account on the free plan with the configured trial, logs the sign-up and queues
+/// the welcome mail. A taken email is a conflict (from the store's unique index, so two
+/// simultaneous sign-ups cannot both pass a check).
+async fn open_account(
+    state: &AppState,
+    email: String,
+    name: String,
+    password_hash: Option<String>,
+    google_sub: Option<String>,
+    method: &str,
+) -> Result<User, ApiError> {
+    let trial_ends_at = (state.settings.trial_days > 0)
+        .then(|| OffsetDateTime::now_utc() + time::Duration::days(state.settings.trial_days));
+    let user = state
+        .store
+        .create_user(NewUser {
+            email,
+            name,
+            password_hash,
+            google_sub,
+            role: Role::User,
+            plan: Plan::Free,
+            trial_ends_at,
+        })
+        .await
+        .map_err(|e| match e {
+            orrery_core::store::StoreError::Conflict(_) => {
+                ApiError::Conflict("an account with this email already exists".into())
+            }
+            other => other.into(),
+        })?;
+    state
+        .store
+        .record_event(
+            Some(user.id),
+            None,
+            "auth.signup",
+            json!({"method": method}),
+        )
+        .await?;
+    welcome(state, &user).await;
+    Ok(user)
+}
+
+/// Records a sign-in (activity, log, metric) and opens a session.
+async fn signed_in(state: &AppState, user: &User, method: &str) -> Result<AuthResponse, ApiError> {
+    state
+        .store
+        .touch_user(user.id, OffsetDateTime::now_utc())
+        .await?;
+    state
+        .store
+        .record_event(
+            Some(user.id),
+            None,
+            "auth.signin",
+            json!({"method": method}),
+        )
+        .await?;
+    state.metrics.signins.inc();
+    session(state, user).await
 }
 
 async fn session(state: &AppState, user: &User) -> Result<AuthResponse, ApiError> {
