@@ -90,8 +90,8 @@ pub struct Paged<T> {
     pub total: u64,
 }
 
-/// An account.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// An account. Serializing leaves the credentials out (and deserializing leaves them `None`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     /// Its id.
     pub id: Uuid,
@@ -225,6 +225,24 @@ pub struct GraphRecord {
     pub created_at: OffsetDateTime,
     /// When it last changed.
     pub updated_at: OffsetDateTime,
+}
+
+impl GraphRecord {
+    /// Everything but the document.
+    pub fn summary(&self) -> GraphSummary {
+        GraphSummary {
+            id: self.id,
+            owner_id: self.owner_id,
+            name: self.name.clone(),
+            description: self.description.clone(),
+            agent_id: self.agent_id.clone(),
+            is_public: self.is_public,
+            head: self.head,
+            node_count: self.node_count,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
 }
 
 /// A graph in a list: everything but the document.

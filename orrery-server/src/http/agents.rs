@@ -190,20 +190,8 @@ async fn get_agent(
     let record = state.store.agent(&agent_id, viewer.id()).await?;
     let interface = Interface::of(&record.document);
     let caller_count = state.store.count_callers(&agent_id).await?;
-    let summary = orrery_core::store::GraphSummary {
-        id: record.id,
-        owner_id: record.owner_id,
-        name: record.name,
-        description: record.description,
-        agent_id: record.agent_id,
-        is_public: record.is_public,
-        head: record.head,
-        node_count: record.node_count,
-        created_at: record.created_at,
-        updated_at: record.updated_at,
-    };
     Ok(Json(AgentResponse {
-        agent: summary.into(),
+        agent: record.summary().into(),
         interface: (&interface).into(),
         caller_count,
         success: true,

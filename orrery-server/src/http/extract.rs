@@ -345,20 +345,20 @@ pub fn user_cache_key(id: Uuid) -> String {
     format!("user:{id}")
 }
 
-/// An account, through the cache.
+/// An account, through the cache (which never holds its credentials).
 pub async fn cached_user(state: &AppState, id: Uuid) -> Result<Option<User>, ApiError> {
     let key = user_cache_key(id);
     if let Some(bytes) = state.shared.get(&key).await
-        && let Ok(user) = serde_json::from_slice::<CachedUser>(&bytes)
+        && let Ok(user) = serde_json::from_slice::<User>(&bytes)
     {
-        return Ok(Some(user.into()));
+        return Ok(Some(user));
     }
     let user = match state.store.user(id).await {
         Ok(user) => user,
         Err(orrery_core::store::StoreError::NotFound(_)) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    if let Ok(bytes) = serde_json::to_vec(&CachedUser::from(&user)) {
+    if let Ok(bytes) = serde_json::to_vec(&user) {
         state.shared.set(&key, bytes, AUTH_CACHE_TTL).await;
     }
     Ok(Some(user))
@@ -369,59 +369,36 @@ pub async fn forget_user(state: &AppState, id: Uuid) {
     state.shared.delete(&user_cache_key(id)).await;
 }
 
-/// What the cache keeps of an account: no password hash.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct CachedUser {
-    id: Uuid,
-    email: String,
-    name: String,
-    role: Role,
-    plan: Plan,
-    #[serde(with = "time::serde::rfc3339::option")]
-    trial_ends_at: Option<OffsetDateTime>,
-    billing_customer_id: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-}
-
-impl From<&User> for CachedUser {
-    fn from(u: &User) -> CachedUser {
-        CachedUser {
-            id: u.id,
-            email: u.email.clone(),
-            name: u.name.clone(),
-            role: u.role,
-            plan: u.plan,
-            trial_ends_at: u.trial_ends_at,
-            billing_customer_id: u.billing_customer_id.clone(),
-            created_at: u.created_at,
-        }
-    }
-}
-
-impl From<CachedUser> for User {
-    fn from(u: CachedUser) -> User {
-        User {
-            id: u.id,
-            email: u.email,
-            name: u.name,
-            password_hash: None,
-            google_sub: None,
-            role: u.role,
-            plan: u.plan,
-            trial_ends_at: u.trial_ends_at,
-            billing_customer_id: u.billing_customer_id,
-            created_at: u.created_at,
-            last_seen_at: None,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;
 
     use super::*;
+
+    #[test]
+    fn cached_accounts_never_hold_credentials() {
+        let user = User {
+            id: Uuid::nil(),
+            email: "a@example.com".into(),
+            name: "A".into(),
+            password_hash: Some("$argon2id$secret".into()),
+            google_sub: Some("g-1".into()),
+            role: Role::User,
+            plan: Plan::Pro,
+            trial_ends_at: Some(OffsetDateTime::UNIX_EPOCH),
+            billing_customer_id: None,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            last_seen_at: None,
+        };
+        let bytes = serde_json::to_vec(&user).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains("argon2"));
+        let back: User = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!((back.password_hash, back.google_sub), (None, None));
+        assert_eq!(
+            (back.plan, back.trial_ends_at),
+            (Plan::Pro, user.trial_ends_at)
+        );
+    }
 
     #[test]
     fn credentials_come_from_bearer_or_api_key_headers() {

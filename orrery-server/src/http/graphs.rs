@@ -985,24 +985,11 @@ fn view(record: GraphRecord, warnings: &[Diagnostic]) -> Result<GraphView, ApiEr
 
 /// The view of `record`, with the warnings of the version just checked when there are some.
 fn view_with(record: GraphRecord, warnings: Option<&[Diagnostic]>) -> Result<GraphView, ApiError> {
-    let graph_data = raw(&record.document)?;
     Ok(GraphView {
+        graph_data: raw(&record.document)?,
         version_count: record.version_count,
-        graph_data,
         warnings: warnings.map(|w| w.iter().map(Into::into).collect()),
-        summary: GraphSummaryView {
-            id: record.id,
-            owner_id: record.owner_id,
-            name: record.name,
-            description: record.description,
-            is_custom_agent: record.agent_id.is_some(),
-            agent_id: record.agent_id,
-            is_public: record.is_public,
-            version: record.head.to_string(),
-            node_count: record.node_count,
-            created_at: record.created_at,
-            updated_at: record.updated_at,
-        },
+        summary: record.summary().into(),
     })
 }
 
