@@ -113,6 +113,25 @@ struct Prepared {
 /// parameter limits).
 const REFS_PER_STATEMENT: usize = 1_000;
 
+/// Writes the agent references of a graph's head, in statements of `REFS_PER_STATEMENT` rows,
+/// inside the transaction `$tx` (a macro: the transaction's type differs per backend).
+macro_rules! insert_refs {
+    ($tx:ident, $id:expr, $refs:expr) => {
+        for chunk in $refs.chunks(REFS_PER_STATEMENT) {
+            let mut qb = sqlx::QueryBuilder::new(
+                "insert into graph_agent_refs (graph_id, node, agent_id, pinned) ",
+            );
+            qb.push_values(chunk, |mut row, (node, agent, pinned)| {
+                row.push_bind($id)
+                    .push_bind(node)
+                    .push_bind(agent)
+                    .push_bind(pinned.map(|d| d.as_bytes().to_vec()));
+            });
+            qb.build().execute(&mut *$tx).await.db()?;
+        }
+    };
+}
+
 #[async_trait::async_trait]
 impl GraphStore for Store {
     #[tracing::instrument(skip_all, fields(owner_id = %graph.owner_id, graph_id))]
@@ -163,18 +182,7 @@ impl GraphStore for Store {
             .execute(&mut *tx)
             .await
             .db()?;
-            for chunk in doc.refs.chunks(REFS_PER_STATEMENT) {
-                let mut qb = sqlx::QueryBuilder::new(
-                    "insert into graph_agent_refs (graph_id, node, agent_id, pinned) ",
-                );
-                qb.push_values(chunk, |mut row, (node, agent, pinned)| {
-                    row.push_bind(id)
-                        .push_bind(node)
-                        .push_bind(agent)
-                        .push_bind(pinned.map(|d| d.as_bytes().to_vec()));
-                });
-                qb.build().execute(&mut *tx).await.db()?;
-            }
+            insert_refs!(tx, id, doc.refs);
             tx.commit().await.db()?;
         });
         Ok(GraphRecord {
@@ -279,18 +287,7 @@ impl GraphStore for Store {
                     .execute(&mut *tx)
                     .await
                     .db()?;
-                for chunk in doc.refs.chunks(REFS_PER_STATEMENT) {
-                    let mut qb = sqlx::QueryBuilder::new(
-                        "insert into graph_agent_refs (graph_id, node, agent_id, pinned) ",
-                    );
-                    qb.push_values(chunk, |mut row, (node, agent, pinned)| {
-                        row.push_bind(id)
-                            .push_bind(node)
-                            .push_bind(agent)
-                            .push_bind(pinned.map(|d| d.as_bytes().to_vec()));
-                    });
-                    qb.build().execute(&mut *tx).await.db()?;
-                }
+                insert_refs!(tx, id, doc.refs);
             }
             let mut qb = sqlx::QueryBuilder::new("update graphs set updated_at = ");
             qb.push_bind(now);
