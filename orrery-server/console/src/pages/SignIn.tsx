@@ -1,0 +1,64 @@
+// `/signin`: email and password; back to where the visitor was going.
+
+import { useState, type FormEvent } from 'react';
+import { Link, Navigate, useNavigate, useSearchParams } from 'react-router';
+import { fieldError, formError } from '../api/problem';
+import { Field, PageTitle, ProblemNotice } from '../components/ui';
+import { client, useSession } from '../state/session';
+import { useAction } from '../state/useLoad';
+
+/** Only paths of this console are followed after sign-in (never another site). */
+export function safeNext(next: string | null): string {
+  return next && next.startsWith('/') && !next.startsWith('//') ? next : '/graphs';
+}
+
+export function Component() {
+  const [params] = useSearchParams();
+  const navigate = useNavigate();
+  const { status } = useSession();
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const { run, busy, error } = useAction((e: string, p: string) => client.signIn(e, p));
+  const next = safeNext(params.get('next'));
+  if (status === 'signed-in' && !busy) return <Navigate to={next} replace />;
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    if (await run(email, password)) await navigate(next, { replace: true });
+  };
+  const fields = ['email', 'password'];
+  return (
+    <div className="narrow">
+      <PageTitle>Sign in</PageTitle>
+      <form onSubmit={submit} noValidate className="form">
+        {formError(error, fields) && <ProblemNotice problem={error} />}
+        <Field
+          label="Email"
+          type="email"
+          autoComplete="email"
+          required
+          value={email}
+          onChange={(e) => setEmail(e.target.value)}
+          error={fieldError(error, 'email')}
+        />
+        <Field
+          label="Password"
+          type="password"
+          autoComplete="current-password"
+          required
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+          error={fieldError(error, 'password')}
+        />
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+      </form>
+      <p>
+        <Link to="/forgot-password">Forgot your password?</Link>
+      </p>
+      <p>
+        No account yet? <Link to="/signup">Create one</Link>
+      </p>
+    </div>
+  );
+}
