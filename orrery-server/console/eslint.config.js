@@ -35,6 +35,7 @@ export default tseslint.config(
       'jsx-a11y/no-noninteractive-tabindex': ['error', { roles: ['tabpanel', 'region'] }],
     },
   },
-  { files: ['public/**/*.js', 'eslint.config.js'], ...tseslint.configs.disableTypeChecked },
+  { files: ['public/**/*.js', 'scripts/**/*.mjs', 'eslint.config.js'], ...tseslint.configs.disableTypeChecked },
+  { files: ['scripts/**/*.mjs'], languageOptions: { globals: { ...globals.node } } },
   { files: ['public/**/*.js'], languageOptions: { sourceType: 'script' } },
 );

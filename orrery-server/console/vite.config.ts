@@ -18,6 +18,8 @@ export default defineConfig({
     // Source maps stay out of the binary.
     sourcemap: false,
     chunkSizeWarningLimit: 4000,
+    // The chunk graph, for scripts/bundle-size.mjs; not embedded in the binary.
+    manifest: process.env.BUNDLE_REPORT === '1',
     rolldownOptions: {
       input: {
         index: `${root}index.html`,

@@ -1,0 +1,196 @@
+// The console in a real browser against a real server: the newcomer's journey, then every page
+// in both themes (screenshots in artifacts/, axe-core's serious and critical findings must be
+// none), at desktop and phone widths.
+
+import { mkdirSync } from 'node:fs';
+import { AxeBuilder } from '@axe-core/playwright';
+import { expect, test, type Page } from '@playwright/test';
+
+const shots = process.env.E2E_ARTIFACTS ?? 'artifacts/screens';
+mkdirSync(shots, { recursive: true });
+
+const user = { name: 'Ada Lovelace', email: `ada-${Date.now()}@example.com`, password: 'correct horse battery' };
+const admin = { email: 'admin@example.com', password: 'e2e-admin-password' };
+
+test.describe.configure({ mode: 'serial' });
+
+/** Fails on console errors (a CSP violation is one) and failed requests to this origin. */
+function watch(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/status of 40[1234]/.test(m.text())) problems.push(m.text());
+  });
+  page.on('pageerror', (e) => problems.push(e.message));
+  return problems;
+}
+
+async function signIn(page: Page, who: { email: string; password: string }) {
+  await page.goto('/signin');
+  await page.getByLabel('Email').fill(who.email);
+  await page.getByLabel('Password').fill(who.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/graphs$/);
+}
+
+async function axe(page: Page, label: string) {
+  const result = await new AxeBuilder({ page }).analyze();
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(bad.map((v) => `${label}: ${v.id} (${v.impact}) ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
+}
+
+test('a newcomer signs up, creates a graph, a key, and sees the calls', async ({ page }) => {
+  const problems = watch(page);
+  await page.goto('/');
+  await page.getByRole('link', { name: 'Create an account' }).click();
+  await page.getByLabel('Name').fill(user.name);
+  await page.getByLabel('Email').fill(user.email);
+  await page.getByLabel('Password').fill('short');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  // The API's field problem is shown at the field.
+  await expect(page.getByText('Must be 8 to 256 characters.')).toBeVisible();
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('heading', { name: 'Graphs', level: 1 })).toBeVisible();
+
+  // Sign out, and back in.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/signin/);
+  await page.getByLabel('Email').fill(user.email);
+  await page.getByLabel('Password').fill('wrong password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('alert')).toContainText('Invalid email or password');
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/graphs$/);
+
+  // Create a graph from an example: it is listed.
+  await page.getByRole('button', { name: 'New graph' }).click();
+  await page.getByLabel(/RAG pipeline/).check();
+  await page.getByRole('button', { name: 'Create graph' }).click();
+  const card = page.getByRole('link', { name: 'RAG pipeline' });
+  await expect(card).toBeVisible();
+  await card.click();
+  await expect(page.getByRole('heading', { name: 'RAG pipeline', level: 1 })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Versions' })).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Graph document (JSON)' })).toContainText('"schema": 1');
+
+  // A reload keeps the session (refresh cookie) and the deep link.
+  await page.reload();
+  await expect(page.getByRole('heading', { name: 'RAG pipeline', level: 1 })).toBeVisible();
+
+  // An API key, shown once.
+  await page.getByRole('link', { name: 'API keys' }).click();
+  await page.getByLabel('Name').fill('CI');
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const secret = (await page.getByTestId('secret').textContent()) ?? '';
+  expect(secret).toMatch(/^ork_/);
+  await expect(page.getByText('this is the only time it is shown')).toBeVisible();
+  await page.getByRole('button', { name: 'I have saved it' }).click();
+  await expect(page.getByTestId('secret')).toHaveCount(0);
+  await expect(page.getByRole('heading', { name: 'CI', level: 3 })).toBeVisible();
+
+  // Calls with the key, then the usage page counts them.
+  for (let i = 0; i < 3; i++) {
+    const r = await page.request.get('/api/graphs', { headers: { 'X-API-Key': secret } });
+    expect(r.status()).toBe(200);
+  }
+  await page.getByRole('link', { name: 'Usage' }).click();
+  await expect(page.getByRole('heading', { name: 'Usage', level: 1 })).toBeVisible();
+  await expect
+    .poll(async () => {
+      await page.getByRole('link', { name: 'Billing' }).click();
+      await page.getByRole('link', { name: 'Usage' }).click();
+      const text = (await page.locator('.meter').first().textContent()) ?? '';
+      return Number(/API calls\s*([\d,]+)/.exec(text)?.[1]?.replace(/,/g, '') ?? 0);
+    }, { timeout: 20_000 })
+    .toBeGreaterThan(3);
+  expect(problems).toEqual([]);
+});
+
+test('an admin finds the account and changes its trial end', async ({ page }) => {
+  const problems = watch(page);
+  await signIn(page, admin);
+  await page.getByRole('link', { name: 'Admin' }).click();
+  await expect(page.getByRole('heading', { name: 'Administration' })).toBeVisible();
+  await page.getByLabel('Search accounts by email or name').fill(user.email);
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  const row = page.getByRole('listitem').filter({ hasText: user.email });
+  await expect(row).toHaveCount(1);
+  await row.getByRole('button', { name: /^Edit/ }).click();
+  await row.getByLabel(/Trial ends/).fill('2031-05-17');
+  await row.getByRole('button', { name: 'Save' }).click();
+  await expect(row).toContainText('trial ends May 17, 2031');
+  expect(problems).toEqual([]);
+});
+
+const pages: { name: string; path: string; heading: RegExp; admin?: boolean; signedOut?: boolean }[] = [
+  { name: 'home', path: '/', heading: /Design, nest and validate/, signedOut: true },
+  { name: 'signup', path: '/signup', heading: /Create your account/, signedOut: true },
+  { name: 'signin', path: '/signin', heading: /Sign in/, signedOut: true },
+  { name: 'forgot-password', path: '/forgot-password', heading: /Reset your password/, signedOut: true },
+  { name: 'reset-password', path: '/reset-password?token=ort_invalid', heading: /Choose a new password/, signedOut: true },
+  { name: 'not-found', path: '/no/such/page', heading: /Page not found/, signedOut: true },
+  { name: 'graphs', path: '/graphs', heading: /^Graphs$/ },
+  { name: 'new-graph', path: '/graphs', heading: /^Graphs$/ },
+  { name: 'graph', path: '', heading: /RAG pipeline/ },
+  { name: 'agents', path: '/agents', heading: /Custom agents/ },
+  { name: 'keys', path: '/keys', heading: /API keys/ },
+  { name: 'usage', path: '/usage', heading: /^Usage$/ },
+  { name: 'billing', path: '/billing?checkout=canceled', heading: /Billing/ },
+  { name: 'settings', path: '/settings', heading: /Settings/ },
+  { name: 'admin', path: '/admin', heading: /Administration/, admin: true },
+];
+
+for (const theme of ['light', 'dark'] as const) {
+  for (const width of [1280, 375]) {
+    test(`every page in the ${theme} theme at ${width} px: no serious accessibility finding`, async ({ browser }) => {
+      const context = await browser.newContext({ viewport: { width, height: 900 }, colorScheme: theme });
+      await context.addInitScript((t) => localStorage.setItem('orrery.theme', t), theme);
+      const page = await context.newPage();
+      const problems = watch(page);
+      let graphPath = '';
+      let signedInAs: 'none' | 'user' | 'admin' = 'none';
+      for (const p of pages) {
+        const want = p.admin ? 'admin' : p.signedOut ? 'none' : 'user';
+        if (want !== signedInAs) {
+          if (signedInAs !== 'none') {
+            await page.goto('/settings');
+            if (width <= 760) await page.getByRole('button', { name: 'Menu' }).click();
+            await page.getByRole('button', { name: 'Sign out' }).click();
+            await expect(page).toHaveURL(/\/signin/);
+          }
+          if (want !== 'none') await signIn(page, want === 'admin' ? admin : user);
+          signedInAs = want;
+        }
+        if (p.name === 'graph') {
+          await page.goto('/graphs');
+          graphPath = (await page.getByRole('link', { name: 'RAG pipeline' }).first().getAttribute('href')) ?? '';
+        }
+        await page.goto(p.name === 'graph' ? graphPath : p.path);
+        await expect(page.getByRole('heading', { level: 1, name: p.heading })).toBeVisible();
+        if (p.name === 'new-graph') await page.getByRole('button', { name: 'New graph' }).click();
+        if (p.name === 'usage') await expect(page.locator('.chart canvas')).toBeVisible();
+        await expect(page.locator('[role=status].loading')).toHaveCount(0);
+        expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe(theme);
+        await page.screenshot({ path: `${shots}/${theme}-${width}-${p.name}.png`, fullPage: true });
+        await axe(page, `${theme} ${width} ${p.name}`);
+      }
+      expect(problems).toEqual([]);
+      await context.close();
+    });
+  }
+}
+
+test('the API reference at /docs comes from this server only', async ({ page }) => {
+  const problems = watch(page);
+  const foreign: string[] = [];
+  page.on('request', (r) => {
+    if (!r.url().startsWith('http://127.0.0.1') && !r.url().startsWith('data:') && !r.url().startsWith('blob:')) foreign.push(r.url());
+  });
+  const response = await page.goto('/docs');
+  expect(response?.headers()['content-security-policy']).not.toContain('cdn');
+  await expect(page.getByText('Orrery API').first()).toBeVisible({ timeout: 30_000 });
+  await page.screenshot({ path: `${shots}/docs.png` });
+  expect(foreign).toEqual([]);
+  expect(problems).toEqual([]);
+});
