@@ -285,6 +285,7 @@ async fn rounds(t: &Target, big: &[Graph; 2], small: &Graph) {
                         agent_id: None,
                         is_public: false,
                         document: small.clone(),
+                        max_graphs: None,
                     };
                     let start = Instant::now();
                     black_box(t.store.create_graph(new).await.unwrap());
@@ -487,6 +488,7 @@ fn inserts(c: &mut Criterion, rt: &Runtime, t: &Target, small: &Graph) {
                         agent_id: None,
                         is_public: false,
                         document: small.clone(),
+                        max_graphs: None,
                     };
                     let start = Instant::now();
                     black_box(t.store.create_graph(new).await.unwrap());
@@ -633,6 +635,7 @@ impl Target {
                 agent_id: None,
                 is_public: false,
                 document: document.clone(),
+                max_graphs: None,
             })
             .await
             .unwrap();

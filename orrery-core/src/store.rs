@@ -31,6 +31,16 @@ pub enum StoreError {
     /// The input breaks a rule of the store: an empty name, a malformed agent id.
     #[error("{0}")]
     Invalid(String),
+    /// The owner already has `limit` of `resource` (`graphs`, `api keys`), the most the caller
+    /// allowed: the count and the insert are one atomic step, so concurrent creates never go
+    /// over it.
+    #[error("the limit of {limit} {resource} is reached")]
+    Quota {
+        /// What was being created, plural (`graphs`, `api keys`).
+        resource: &'static str,
+        /// The most the owner may have.
+        limit: u64,
+    },
     /// The backend failed; the cause is for the logs, never for users.
     #[error("storage backend failed")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -319,6 +329,9 @@ pub struct NewGraph {
     pub is_public: bool,
     /// The first version.
     pub document: Graph,
+    /// The most graphs the owner may have (the plan's limit); `None` for no limit. A create
+    /// that would go over it is a [`StoreError::Quota`], even among concurrent creates.
+    pub max_graphs: Option<u64>,
 }
 
 /// A change to a graph; `None` leaves a field alone. A new document becomes a new version.
@@ -378,7 +391,9 @@ pub struct AgentCaller {
 #[async_trait::async_trait]
 pub trait GraphStore: Send + Sync {
     /// Creates a graph with its first version; `Conflict` when the owner has a graph of that
-    /// name or the agent id is taken, `Limit` when the document is over the store's size limit.
+    /// name or the agent id is taken, `Limit` when the document is over the store's size limit,
+    /// `Quota` when the owner already has `graph.max_graphs` graphs (counted atomically with
+    /// the insert), `NotFound("user")` when the owner does not exist.
     async fn create_graph(&self, graph: NewGraph) -> StoreResult<GraphRecord>;
     /// A graph that `viewer` may read (their own, or public).
     async fn graph(&self, id: Uuid, viewer: Option<Uuid>) -> StoreResult<GraphRecord>;
@@ -445,13 +460,16 @@ pub struct ApiKey {
 /// API keys, stored as hashes.
 #[async_trait::async_trait]
 pub trait ApiKeyStore: Send + Sync {
-    /// Stores a new key by its hash.
+    /// Stores a new key by its hash; `Quota` when `user` already has `max_live` live keys
+    /// (counted atomically with the insert; `None` for no limit), `Conflict` when the hash is
+    /// taken, `NotFound("user")` when the account does not exist.
     async fn create_api_key(
         &self,
         user: Uuid,
         name: &str,
         prefix: &str,
         hash: &[u8; 32],
+        max_live: Option<u64>,
     ) -> StoreResult<ApiKey>;
     /// The live (not revoked) key with this hash.
     async fn api_key_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<ApiKey>>;
@@ -459,8 +477,10 @@ pub trait ApiKeyStore: Send + Sync {
     async fn list_api_keys(&self, user: Uuid) -> StoreResult<Vec<ApiKey>>;
     /// How many live keys `user` has.
     async fn count_api_keys(&self, user: Uuid) -> StoreResult<u64>;
-    /// Revokes one of `user`'s keys.
-    async fn revoke_api_key(&self, user: Uuid, id: Uuid) -> StoreResult<()>;
+    /// Revokes one of `user`'s keys: `true` when this call revoked a live key, `false` when it
+    /// was already revoked (the first revocation time stays), `NotFound` when it is not
+    /// `user`'s or not there.
+    async fn revoke_api_key(&self, user: Uuid, id: Uuid) -> StoreResult<bool>;
     /// Revokes one of `user`'s keys and stores its replacement, in one transaction.
     async fn rotate_api_key(
         &self,

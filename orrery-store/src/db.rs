@@ -90,6 +90,29 @@ impl BeginWrite for PgPool {
     }
 }
 
+/// Takes the owner's lock inside the write transaction `$tx` before a quota is counted: the
+/// users row `for update` on PostgreSQL (SQLite's `begin immediate` already holds the one write
+/// lock). Concurrent creates of one owner queue here, so each counts what the others inserted.
+/// Returns `NotFound("user")` from the enclosing function when the owner does not exist.
+macro_rules! lock_owner {
+    ($tx:ident, $pg:ident, $owner:expr) => {{
+        let sql = if $pg {
+            "select 1 from users where id = $1 for update"
+        } else {
+            "select 1 from users where id = $1"
+        };
+        let found: Option<i32> = sqlx::query_scalar(sql)
+            .bind($owner)
+            .fetch_optional(&mut *$tx)
+            .await
+            .db()?;
+        if found.is_none() {
+            return Err(orrery_core::store::StoreError::NotFound("user"));
+        }
+    }};
+}
+pub(crate) use lock_owner;
+
 /// A point in time as the database holds it: `timestamptz` on PostgreSQL, integer microseconds
 /// since the Unix epoch on SQLite (sqlx would write RFC 3339 text there, whose sort order is
 /// not the time order when fractions of seconds are trimmed). Both keep microseconds.

@@ -16,7 +16,8 @@ use uuid::Uuid;
 
 use crate::Store;
 use crate::db::{
-    DbResult, JsonStr, JsonText, Ts, contains_pattern, corrupt, count, page_bounds, row, with_db,
+    DbResult, JsonStr, JsonText, Ts, contains_pattern, corrupt, count, lock_owner, page_bounds,
+    row, with_db,
 };
 use crate::limits::{self, MAX_DESCRIPTION, MAX_NAME};
 
@@ -150,6 +151,21 @@ impl GraphStore for Store {
         with_db!(self, |db, pg| {
             use crate::db::BeginWrite as _;
             let mut tx = db.begin_write().await.db()?;
+            if let Some(max) = graph.max_graphs {
+                lock_owner!(tx, pg, graph.owner_id);
+                let owned: i64 =
+                    sqlx::query_scalar("select count(*) from graphs where owner_id = $1")
+                        .bind(graph.owner_id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .db()?;
+                if count(owned) >= max {
+                    return Err(StoreError::Quota {
+                        resource: "graphs",
+                        limit: max,
+                    });
+                }
+            }
             sqlx::query(
                 "insert into graphs (id, owner_id, name, description, agent_id, is_public, head, \
                  version_count, node_count, graph_data, created_at, updated_at) \

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::Store;
-use crate::db::{BeginWrite as _, DbResult, Ts, count, row, with_db};
+use crate::db::{BeginWrite as _, DbResult, Ts, count, lock_owner, row, with_db};
 use crate::graphs::missing;
 use crate::limits::{self, MAX_NAME, MAX_TOKEN};
 
@@ -56,21 +56,43 @@ impl ApiKeyStore for Store {
         name: &str,
         prefix: &str,
         hash: &[u8; 32],
+        max_live: Option<u64>,
     ) -> StoreResult<ApiKey> {
         limits::required("key name", name, MAX_NAME)?;
         limits::required("key prefix", prefix, MAX_TOKEN)?;
         let row = with_db!(self, |db, pg| {
-            sqlx::query_as::<_, KeyRow>(INSERT_KEY)
+            let mut tx = db.begin_write().await.db()?;
+            if let Some(max) = max_live {
+                // Count and insert under the owner's lock (the users row on PostgreSQL,
+                // SQLite's write lock), so concurrent creates queue and see each other's keys.
+                lock_owner!(tx, pg, user);
+                let live: i64 = sqlx::query_scalar(
+                    "select count(*) from api_keys where user_id = $1 and revoked_at is null",
+                )
+                .bind(user)
+                .fetch_one(&mut *tx)
+                .await
+                .db()?;
+                if count(live) >= max {
+                    return Err(StoreError::Quota {
+                        resource: "api keys",
+                        limit: max,
+                    });
+                }
+            }
+            let row = sqlx::query_as::<_, KeyRow>(INSERT_KEY)
                 .bind(Uuid::now_v7())
                 .bind(user)
                 .bind(name)
                 .bind(prefix)
                 .bind(&hash[..])
                 .bind(Ts::now())
-                .fetch_one(db)
+                .fetch_one(&mut *tx)
                 .await
                 .db()
-                .map_err(missing("user"))?
+                .map_err(missing("user"))?;
+            tx.commit().await.db()?;
+            row
         });
         Ok(row.into())
     }
@@ -124,13 +146,13 @@ impl ApiKeyStore for Store {
     }
 
     #[tracing::instrument(skip_all, fields(user_id = %user, key_id = %id))]
-    async fn revoke_api_key(&self, user: Uuid, id: Uuid) -> StoreResult<()> {
-        // Revoking a revoked key is fine (the first revocation time stays); someone else's is
-        // not found.
-        let done = with_db!(self, |db, pg| {
-            sqlx::query(
-                "update api_keys set revoked_at = coalesce(revoked_at, $1) \
-                 where id = $2 and user_id = $3",
+    async fn revoke_api_key(&self, user: Uuid, id: Uuid) -> StoreResult<bool> {
+        // Only one of several concurrent revocations changes the row, so only it answers
+        // `true`; the first revocation time stays. Someone else's key is not found.
+        let (revoked, exists) = with_db!(self, |db, pg| {
+            let revoked = sqlx::query(
+                "update api_keys set revoked_at = $1 \
+                 where id = $2 and user_id = $3 and revoked_at is null",
             )
             .bind(Ts::now())
             .bind(id)
@@ -138,12 +160,25 @@ impl ApiKeyStore for Store {
             .execute(db)
             .await
             .db()?
-            .rows_affected()
+            .rows_affected();
+            let exists = if revoked == 0 {
+                sqlx::query_scalar::<_, i64>(
+                    "select count(*) from api_keys where id = $1 and user_id = $2",
+                )
+                .bind(id)
+                .bind(user)
+                .fetch_one(db)
+                .await
+                .db()?
+            } else {
+                1
+            };
+            (revoked, exists)
         });
-        if done == 0 {
+        if exists == 0 {
             return Err(StoreError::NotFound("api key"));
         }
-        Ok(())
+        Ok(revoked > 0)
     }
 
     #[tracing::instrument(skip_all, fields(user_id = %user, key_id = %id))]

@@ -5,12 +5,12 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use orrery_core::plan::LimitKind;
+use orrery_core::plan::{LimitExceeded, LimitKind};
 use orrery_core::store::{
     GraphFilter, GraphRecord, GraphStore, GraphSummary, GraphUpdate, MonitoringStore, NewGraph,
     Page, StoreError, VersionSummary,
 };
-use orrery_core::{Diagnostic, Digest, Graph, Resolver};
+use orrery_core::{Diagnostic, Digest, Graph, Plan, Resolver};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -442,10 +442,6 @@ async fn create_graph(
 ) -> Result<(StatusCode, HeaderMap, Json<GraphResponse>), ApiError> {
     let name = check_graph_name(&body.name)?;
     let description = check_description(body.description)?;
-    let count = state.store.count_graphs(user.id()).await?;
-    user.plan
-        .check(LimitKind::Graphs, count + 1)
-        .map_err(ApiError::PlanLimit)?;
     let graph = parse_graph(&body.graph_data, user.plan, state.settings.max_body_bytes)?;
     let agent_id = match (body.is_custom_agent, body.agent_id) {
         (_, Some(id)) => Some(check_agent_id(&id)?),
@@ -471,11 +467,15 @@ async fn create_graph(
             agent_id,
             is_public: body.is_public,
             document: graph,
+            max_graphs: user.plan.limits().allowance(LimitKind::Graphs),
         })
         .await
-        .map_err(conflict_as(
-            "a graph with this name, or an agent with this id, already exists",
-        ))?;
+        .map_err(|e| match e {
+            StoreError::Quota { limit, .. } => plan_limit(user.plan, LimitKind::Graphs, limit),
+            other => conflict_as(
+                "a graph with this name, or an agent with this id, already exists",
+            )(other),
+        })?;
     state.metrics.graph_versions.inc();
     state
         .store
@@ -729,10 +729,6 @@ async fn clone_graph(
                 .collect::<String>(),
         )?,
     };
-    let count = state.store.count_graphs(user.id()).await?;
-    user.plan
-        .check(LimitKind::Graphs, count + 1)
-        .map_err(ApiError::PlanLimit)?;
     user.plan
         .check(LimitKind::NodesPerGraph, source.node_count)
         .map_err(ApiError::PlanLimit)?;
@@ -748,9 +744,13 @@ async fn clone_graph(
             agent_id: None,
             is_public: false,
             document: source.document,
+            max_graphs: user.plan.limits().allowance(LimitKind::Graphs),
         })
         .await
-        .map_err(conflict_as("a graph with this name already exists"))?;
+        .map_err(|e| match e {
+            StoreError::Quota { limit, .. } => plan_limit(user.plan, LimitKind::Graphs, limit),
+            other => conflict_as("a graph with this name already exists")(other),
+        })?;
     state
         .store
         .record_event(
@@ -1087,6 +1087,20 @@ fn slug(name: &str) -> Result<String, ApiError> {
         ));
     }
     Ok(out)
+}
+
+/// The 402 for a [`StoreError::Quota`] of `limit` (the plan's allowance of `kind`, which the
+/// store checked atomically): the same problem a count over the allowance gives.
+pub(crate) fn plan_limit(plan: Plan, kind: LimitKind, limit: u64) -> ApiError {
+    let needed = limit.saturating_add(1);
+    let exceeded = plan.check(kind, needed).err().unwrap_or(LimitExceeded {
+        kind,
+        plan,
+        allowed: limit,
+        needed,
+        upgrade_to: None,
+    });
+    ApiError::PlanLimit(exceeded)
 }
 
 fn conflict_as(message: &'static str) -> impl Fn(StoreError) -> ApiError {

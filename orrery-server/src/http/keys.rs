@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use orrery_core::plan::LimitKind;
-use orrery_core::store::{ApiKey, ApiKeyStore, MonitoringStore};
+use orrery_core::store::{ApiKey, ApiKeyStore, MonitoringStore, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -18,6 +18,7 @@ use crate::http::AppState;
 use crate::http::auth::Success;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{CurrentUser, Json, Path, revoked_key_marker};
+use crate::http::graphs::plan_limit;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -101,10 +102,6 @@ async fn create_key(
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(ApiError::field("name", "must be 1 to 100 characters"));
     }
-    let live = state.store.count_api_keys(user.id()).await?;
-    user.plan
-        .check(LimitKind::ApiKeys, live + 1)
-        .map_err(ApiError::PlanLimit)?;
     let secret = random_token(API_KEY_PREFIX);
     let key = state
         .store
@@ -113,8 +110,13 @@ async fn create_key(
             name,
             &key_display_prefix(&secret),
             &secret_hash(&secret),
+            user.plan.limits().allowance(LimitKind::ApiKeys),
         )
-        .await?;
+        .await
+        .map_err(|e| match e {
+            StoreError::Quota { limit, .. } => plan_limit(user.plan, LimitKind::ApiKeys, limit),
+            other => other.into(),
+        })?;
     state
         .store
         .record_event(
@@ -158,7 +160,7 @@ async fn revoke_key(
     user: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Success>, ApiError> {
-    state.store.revoke_api_key(user.id(), id).await?;
+    let revoked = state.store.revoke_api_key(user.id(), id).await?;
     state
         .shared
         .set(
@@ -167,10 +169,13 @@ async fn revoke_key(
             std::time::Duration::from_secs(120),
         )
         .await;
-    state
-        .store
-        .record_event(Some(user.id()), None, "key.revoked", json!({"key_id": id}))
-        .await?;
+    // Only the call that revoked the key writes the event, however many race.
+    if revoked {
+        state
+            .store
+            .record_event(Some(user.id()), None, "key.revoked", json!({"key_id": id}))
+            .await?;
+    }
     Ok(Json(Success {
         success: true,
         message: None,

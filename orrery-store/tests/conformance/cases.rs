@@ -71,6 +71,7 @@ pub async fn graph(store: &Store, owner: Uuid, name: &str, public: bool) -> Grap
             agent_id: None,
             is_public: public,
             document: doc(name, 0.0),
+            max_graphs: None,
         })
         .await
         .expect("graph is created")
@@ -85,6 +86,7 @@ pub fn new_graph(owner: Uuid, name: &str, document: Graph) -> NewGraph {
         agent_id: None,
         is_public: false,
         document,
+        max_graphs: None,
     }
 }
 

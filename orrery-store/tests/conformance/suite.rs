@@ -52,6 +52,7 @@ conformance! {
         callers_of_an_agent_follow_the_head_version,
         agents_are_found_by_id_when_readable,
         deleting_a_graph_deletes_its_versions,
+        concurrent_creates_stop_at_the_graph_quota,
     ],
     isolation: [
         private_graphs_of_others_are_not_found,
@@ -61,6 +62,8 @@ conformance! {
         api_keys_round_trip,
         api_keys_are_stored_hashed,
         rotating_a_key_revokes_it_and_keeps_its_name,
+        revoking_says_whether_this_call_revoked_the_key,
+        concurrent_creates_stop_at_the_key_quota,
     ],
     tokens: [
         refresh_tokens_rotate_and_reuse_revokes_the_family,

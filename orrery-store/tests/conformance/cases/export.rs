@@ -46,11 +46,11 @@ async fn populated(db: &TestDb) -> (Uuid, Uuid) {
     graph(store, ada.id, "public flow", true).await;
     graph(store, bob.id, "bob's", false).await;
     let key = store
-        .create_api_key(ada.id, "laptop", "ork_ada", &hash(0xAB))
+        .create_api_key(ada.id, "laptop", "ork_ada", &hash(0xAB), None)
         .await
         .unwrap();
     store
-        .create_api_key(bob.id, "bob", "ork_bob", &hash(0xBB))
+        .create_api_key(bob.id, "bob", "ork_bob", &hash(0xBB), None)
         .await
         .unwrap();
     let now = OffsetDateTime::now_utc();

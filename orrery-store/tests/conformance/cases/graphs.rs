@@ -39,6 +39,7 @@ pub async fn saved_graph_loads_back_identical(db: &TestDb) {
             agent_id: Some("triage".to_owned()),
             is_public: true,
             document: document.clone(),
+            max_graphs: None,
         })
         .await
         .unwrap();
@@ -934,4 +935,81 @@ pub async fn deleting_a_graph_deletes_its_versions(db: &TestDb) {
     let raw = db.raw().await;
     assert_eq!(raw.count("select count(*) from graph_versions").await, 1);
     assert_eq!(store.graph(keep.id, Some(ada.id)).await.unwrap(), keep);
+}
+
+pub async fn concurrent_creates_stop_at_the_graph_quota(db: &TestDb) {
+    let store = Arc::new(db.store.clone());
+    let ada = user(&store, "ada").await;
+    let bob = user(&store, "bob").await;
+    graph(&store, ada.id, "already there", false).await;
+    graph(&store, bob.id, "bob's", false).await;
+    let limit = 3;
+    let mut handles = Vec::new();
+    for i in 0..40 {
+        let store = Arc::clone(&store);
+        let owner = ada.id;
+        handles.push(tokio::spawn(async move {
+            store
+                .create_graph(NewGraph {
+                    max_graphs: Some(limit),
+                    ..new_graph(owner, &format!("flow {i}"), doc(&format!("flow {i}"), 0.0))
+                })
+                .await
+        }));
+    }
+    let (mut created, mut refused) = (0, 0);
+    for handle in handles {
+        match handle.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(StoreError::Quota {
+                resource: "graphs",
+                limit: 3,
+            }) => refused += 1,
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+    }
+    // The graph that was there counts: two more fit.
+    assert_eq!((created, refused), (2, 38));
+    assert_eq!(store.count_graphs(ada.id).await.unwrap(), limit);
+    assert_eq!(store.count_graphs(bob.id).await.unwrap(), 1);
+    // Deleting one makes room for one; no limit is no limit.
+    let listed = store
+        .list_graphs(&GraphFilter {
+            owner_id: Some(ada.id),
+            ..GraphFilter::default()
+        })
+        .await
+        .unwrap();
+    store
+        .delete_graph(listed.items[0].id, ada.id)
+        .await
+        .unwrap();
+    let quota = |name: &str, max| NewGraph {
+        max_graphs: max,
+        ..new_graph(ada.id, name, doc(name, 0.0))
+    };
+    store
+        .create_graph(quota("again", Some(limit)))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_graph(quota("over", Some(limit))).await,
+        Err(StoreError::Quota { .. })
+    ));
+    store.create_graph(quota("unlimited", None)).await.unwrap();
+    // A quota is checked after the input (a bad name is still `Invalid`), and an owner that
+    // does not exist is not found.
+    assert!(matches!(
+        store.create_graph(quota(" ", Some(limit))).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        store
+            .create_graph(NewGraph {
+                max_graphs: Some(5),
+                ..new_graph(Uuid::now_v7(), "orphan", doc("o", 0.0))
+            })
+            .await,
+        Err(StoreError::NotFound("user"))
+    ));
 }

@@ -75,7 +75,7 @@ pub async fn keys_usage_and_events_of_others_are_out_of_reach(db: &TestDb) {
     let ada = user(store, "ada").await;
     let bob = user(store, "bob").await;
     let key = store
-        .create_api_key(ada.id, "ci", "ork_ada", &hash(1))
+        .create_api_key(ada.id, "ci", "ork_ada", &hash(1), None)
         .await
         .unwrap();
     assert!(store.list_api_keys(bob.id).await.unwrap().is_empty());

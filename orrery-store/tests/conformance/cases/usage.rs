@@ -28,11 +28,11 @@ pub async fn usage_is_counted_per_user_and_key_over_a_period(db: &TestDb) {
     let ada = user(store, "ada").await;
     let bob = user(store, "bob").await;
     let k1 = store
-        .create_api_key(ada.id, "a", "p1", &hash(1))
+        .create_api_key(ada.id, "a", "p1", &hash(1), None)
         .await
         .unwrap();
     let k2 = store
-        .create_api_key(ada.id, "b", "p2", &hash(2))
+        .create_api_key(ada.id, "b", "p2", &hash(2), None)
         .await
         .unwrap();
     let start = datetime!(2030-03-01 00:00 UTC);
@@ -106,7 +106,7 @@ pub async fn batches_of_usage_are_written_together_and_time_summed(db: &TestDb) 
     let ada = user(store, "ada").await;
     let bob = user(store, "bob").await;
     let bobs_key = store
-        .create_api_key(bob.id, "b", "pb", &hash(9))
+        .create_api_key(bob.id, "b", "pb", &hash(9), None)
         .await
         .unwrap();
     let at = datetime!(2030-05-02 10:00 UTC);
