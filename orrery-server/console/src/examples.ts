@@ -21,13 +21,13 @@ const known: Omit<Example, 'load'>[] = [
   {
     key: 'agents/researcher',
     title: 'Researcher (custom agent)',
-    description: 'Searches and summarises a topic; other graphs nest it as `researcher`.',
+    description: 'Searches and summarises a topic; other graphs nest it as “researcher”.',
     agentId: 'researcher',
   },
   {
     key: 'agents/writer',
     title: 'Writer (custom agent)',
-    description: 'Drafts a report from notes; other graphs nest it as `writer`.',
+    description: 'Drafts a report from notes; other graphs nest it as “writer”.',
     agentId: 'writer',
   },
   { key: 'planner', title: 'Planner', description: 'Nests the Researcher and Writer agents (create those first).' },

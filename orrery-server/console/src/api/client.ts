@@ -158,7 +158,8 @@ export class ApiClient {
         { method: 'POST', body: {}, headers: REFRESH_HEADER },
         null,
       );
-      if (response.status === 401 || response.status === 400 || response.status === 422) return false;
+      // No cookie, a used or expired one, or a request from elsewhere: the session is over.
+      if (response.status >= 400 && response.status < 500) return false;
       if (!response.ok) throw await ApiProblem.from(response);
       this.accept(await response.json() as RefreshResponse);
       return true;

@@ -5,7 +5,7 @@
 import { useState, type FormEvent } from 'react';
 import { ApiProblem, fieldError, formError } from '../api/problem';
 import type { MailTemplate, User } from '../api/types';
-import { download, Loading, PageTitle, Pagination, ProblemNotice, capitalize, formatDate, formatNumber } from '../components/ui';
+import { download, Loading, TableWrap, PageTitle, Pagination, ProblemNotice, capitalize, formatDate, formatNumber } from '../components/ui';
 import { Component as NotFound } from './NotFound';
 import { api, client, useSession } from '../state/session';
 import { previewTemplate } from '../state/templates';
@@ -234,7 +234,7 @@ function HealthPanel() {
             <span className={`badge ${h.status === 'ok' ? 'ok' : 'bad'}`}>{h.status}</span> version {h.version}, up{' '}
             {Math.floor(h.uptime_seconds / 3600)} h {Math.floor((h.uptime_seconds % 3600) / 60)} min
           </p>
-          <div className="table-wrap">
+          <TableWrap label="Health of each part">
             <table>
               <thead>
                 <tr>
@@ -260,7 +260,7 @@ function HealthPanel() {
                 </tr>
               </tbody>
             </table>
-          </div>
+          </TableWrap>
         </>
       ) : (
         !health.error && <Loading />
@@ -357,7 +357,7 @@ function TemplateEditor({ template, onSaved }: { template: MailTemplate; onSaved
           srcDoc={previewTemplate(draft.html, origin, true)}
           className="mail-preview"
         />
-        <pre className="json" tabIndex={0} role="region" aria-label="Text preview">
+        <pre className="json text-preview" tabIndex={0} role="region" aria-label="Text preview">
           {previewTemplate(draft.text, origin, false)}
         </pre>
       </div>

@@ -6,7 +6,7 @@ import { Link, useParams } from 'react-router';
 import { ApiProblem, fieldError, formError } from '../api/problem';
 import type { Graph } from '../api/types';
 import { Diagnostics } from '../components/Diagnostics';
-import { CopyButton, download, Field, Loading, PageTitle, Pagination, ProblemNotice, formatDate, formatNumber, shortDigest } from '../components/ui';
+import { CopyButton, download, Field, TableWrap, Loading, PageTitle, Pagination, ProblemNotice, formatDate, formatNumber, shortDigest } from '../components/ui';
 import { Component as NotFound } from './NotFound';
 import { api, useSession } from '../state/session';
 import { useAction, useLoad } from '../state/useLoad';
@@ -143,7 +143,7 @@ function Versions({ graph }: { graph: Graph }) {
       {versions.error ? <ProblemNotice problem={versions.error} onRetry={versions.reload} /> : null}
       {versions.data ? (
         <>
-          <div className="table-wrap">
+          <TableWrap label="Versions">
             <table>
               <caption className="visually-hidden">Versions, newest first</caption>
               <thead>
@@ -168,7 +168,7 @@ function Versions({ graph }: { graph: Graph }) {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
           <Pagination page={page} total={versions.data.total} limit={10} onPage={setPage} />
         </>
       ) : (

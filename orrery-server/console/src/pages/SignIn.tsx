@@ -1,8 +1,9 @@
 // `/signin`: email and password; back to where the visitor was going.
 
-import { useState, type FormEvent } from 'react';
+import { useCallback, useState, type FormEvent } from 'react';
 import { Link, Navigate, useNavigate, useSearchParams } from 'react-router';
 import { fieldError, formError } from '../api/problem';
+import { GoogleSignIn } from '../components/GoogleSignIn';
 import { Field, PageTitle, ProblemNotice } from '../components/ui';
 import { client, useSession } from '../state/session';
 import { useAction } from '../state/useLoad';
@@ -20,6 +21,7 @@ export function Component() {
   const [password, setPassword] = useState('');
   const { run, busy, error } = useAction((e: string, p: string) => client.signIn(e, p));
   const next = safeNext(params.get('next'));
+  const google = useCallback(() => void navigate(next, { replace: true }), [navigate, next]);
   if (status === 'signed-in' && !busy) return <Navigate to={next} replace />;
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -53,6 +55,7 @@ export function Component() {
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
       </form>
+      <GoogleSignIn onSignedIn={google} />
       <p>
         <Link to="/forgot-password">Forgot your password?</Link>
       </p>

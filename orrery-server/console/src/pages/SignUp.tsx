@@ -1,8 +1,9 @@
 // `/signup`: a new account starts with the pro plan's trial.
 
-import { useState, type FormEvent } from 'react';
+import { useCallback, useState, type FormEvent } from 'react';
 import { Link, Navigate, useNavigate } from 'react-router';
 import { fieldError, formError } from '../api/problem';
+import { GoogleSignIn } from '../components/GoogleSignIn';
 import { Field, PageTitle, ProblemNotice } from '../components/ui';
 import { client, useSession } from '../state/session';
 import { useAction } from '../state/useLoad';
@@ -14,6 +15,7 @@ export function Component() {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const { run, busy, error } = useAction((n: string, e: string, p: string) => client.signUp(n, e, p));
+  const google = useCallback(() => void navigate('/graphs', { replace: true }), [navigate]);
   if (status === 'signed-in' && !busy) return <Navigate to="/graphs" replace />;
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -58,6 +60,7 @@ export function Component() {
           {busy ? 'Creating your account…' : 'Create account'}
         </button>
       </form>
+      <GoogleSignIn onSignedIn={google} />
       <p>
         Already have an account? <Link to="/signin">Sign in</Link>
       </p>

@@ -5,7 +5,7 @@ import { useMemo, useState } from 'react';
 import { Link } from 'react-router';
 import type { Granularity } from '../api/types';
 import { UsageChart } from '../components/UsageChart';
-import { Loading, Meter, PageTitle, ProblemNotice, capitalize, formatDate, formatNumber } from '../components/ui';
+import { Loading, Meter, TableWrap, PageTitle, ProblemNotice, capitalize, formatDate, formatNumber } from '../components/ui';
 import { api } from '../state/session';
 import { fillHistory, rangeFor } from '../state/usage';
 import { useLoad } from '../state/useLoad';
@@ -68,7 +68,7 @@ export function Component() {
             />
             <details>
               <summary>Show as a table</summary>
-              <div className="table-wrap">
+              <TableWrap label="API calls by period">
                 <table>
                   <thead>
                     <tr>
@@ -85,7 +85,7 @@ export function Component() {
                     ))}
                   </tbody>
                 </table>
-              </div>
+              </TableWrap>
             </details>
           </>
         ) : (
