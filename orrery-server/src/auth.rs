@@ -25,13 +25,30 @@ pub const REFRESH_PREFIX: &str = "ort_";
 /// Prefix of password-reset tokens: `orp_…`.
 pub const RESET_PREFIX: &str = "orp_";
 
-/// Hashes and checks passwords with Argon2id.
+/// Hashes and checks passwords with Argon2id, at most one per core at a time: each hash holds
+/// `memory_kib` of memory, so unbounded parallel sign-ins would exhaust memory. Callers beyond
+/// that wait in a bounded queue; when the queue is full the request is refused at once with
+/// [`ApiError::Overloaded`] (503 with `Retry-After`) instead of piling up.
 #[derive(Clone)]
 pub struct Passwords {
     params: Params,
     /// A hash of a random password, checked when an account does not exist so that a sign-in
     /// takes as long for unknown emails as for known ones.
     dummy: Arc<String>,
+    /// One permit per hash running now.
+    running: Arc<tokio::sync::Semaphore>,
+    /// Hashes running or waiting, bounded by `max_queued`.
+    queued: Arc<std::sync::atomic::AtomicUsize>,
+    max_queued: usize,
+}
+
+/// A place in the hashing queue; leaving it (drop) frees the place.
+struct QueuePlace(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for QueuePlace {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 impl std::fmt::Debug for Passwords {
@@ -41,14 +58,47 @@ impl std::fmt::Debug for Passwords {
 }
 
 impl Passwords {
-    /// Argon2id with `memory_kib` of memory and `iterations` passes.
+    /// Argon2id with `memory_kib` of memory and `iterations` passes; as many hashes at once as
+    /// the machine has cores, and up to 16 waiting per core.
     pub fn new(memory_kib: u32, iterations: u32) -> anyhow::Result<Passwords> {
+        Passwords::with_capacity(memory_kib, iterations, 0, 0)
+    }
+
+    /// The hashing of `settings` (costs and capacity).
+    pub fn of(settings: &crate::settings::Settings) -> anyhow::Result<Passwords> {
+        Passwords::with_capacity(
+            settings.argon2_memory_kib,
+            settings.argon2_iterations,
+            settings.password_hashes_in_flight,
+            settings.password_hash_queue,
+        )
+    }
+
+    /// Like [`Passwords::new`] with `parallel` hashes at once (0: one per core) and at most
+    /// `max_queued` running or waiting (0: 16 per hash at once).
+    pub fn with_capacity(
+        memory_kib: u32,
+        iterations: u32,
+        parallel: usize,
+        max_queued: usize,
+    ) -> anyhow::Result<Passwords> {
         let params = Params::new(memory_kib, iterations, 1, None)
             .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
         let dummy = hash_with(&params, &random_token(""))?;
+        let parallel = match parallel {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let max_queued = match max_queued {
+            0 => parallel * 16,
+            n => n,
+        };
         Ok(Passwords {
             params,
             dummy: Arc::new(dummy),
+            running: Arc::new(tokio::sync::Semaphore::new(parallel)),
+            queued: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            max_queued: max_queued.max(parallel),
         })
     }
 
@@ -56,32 +106,62 @@ impl Passwords {
     pub async fn hash(&self, password: &SecretString) -> Result<String, ApiError> {
         let params = self.params.clone();
         let password = SecretString::from(password.expose_secret());
-        tokio::task::spawn_blocking(move || hash_with(&params, password.expose_secret()))
-            .await
-            .map_err(ApiError::internal)?
+        self.run(move || hash_with(&params, password.expose_secret()))
+            .await?
             .map_err(ApiError::internal)
     }
 
     /// Whether `password` matches `hash`; with no hash, a dummy check of the same cost that
-    /// always fails.
-    pub async fn verify(&self, password: &SecretString, hash: Option<&str>) -> bool {
+    /// always fails. `Err` only when the server is too busy to check.
+    pub async fn verify(
+        &self,
+        password: &SecretString,
+        hash: Option<&str>,
+    ) -> Result<bool, ApiError> {
         let (hash, real) = match hash {
             Some(h) => (h.to_owned(), true),
             None => (self.dummy.as_str().to_owned(), false),
         };
         let password = SecretString::from(password.expose_secret());
-        let ok = tokio::task::spawn_blocking(move || {
-            // The parameters come from the PHC string, so old hashes keep verifying.
-            PasswordVerifier::<str>::verify_password(
-                &Argon2::default(),
-                password.expose_secret().as_bytes(),
-                &hash,
-            )
-            .is_ok()
+        let ok = self
+            .run(move || {
+                // The parameters come from the PHC string, so old hashes keep verifying.
+                PasswordVerifier::<str>::verify_password(
+                    &Argon2::default(),
+                    password.expose_secret().as_bytes(),
+                    &hash,
+                )
+                .is_ok()
+            })
+            .await?;
+        Ok(ok && real)
+    }
+
+    /// Runs `work` on a blocking thread once a permit is free; refuses at once when the queue
+    /// is full.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        use std::sync::atomic::Ordering;
+        if self.queued.fetch_add(1, Ordering::AcqRel) >= self.max_queued {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            return Err(ApiError::Overloaded { retry_after: 1 });
+        }
+        let place = QueuePlace(self.queued.clone());
+        let permit = self
+            .running
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(ApiError::internal)?;
+        tokio::task::spawn_blocking(move || {
+            let out = work();
+            drop((permit, place));
+            out
         })
         .await
-        .unwrap_or(false);
-        ok && real
+        .map_err(ApiError::internal)
     }
 }
 
@@ -136,6 +216,8 @@ impl AccessTokens {
         validation.set_issuer(&["orrery"]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         validation.leeway = 5;
+        // A token is not valid before its `nbf`, when it has one.
+        validation.validate_nbf = true;
         AccessTokens {
             encoding: EncodingKey::from_secret(bytes),
             decoding: DecodingKey::from_secret(bytes),
@@ -336,10 +418,14 @@ mod tests {
         let secret = SecretString::from("correct horse battery staple");
         let hash = p.hash(&secret).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(p.verify(&secret, Some(&hash)).await);
-        assert!(!p.verify(&SecretString::from("wrong"), Some(&hash)).await);
-        assert!(!p.verify(&secret, None).await);
-        assert!(!p.verify(&secret, Some("not a hash")).await);
+        assert!(p.verify(&secret, Some(&hash)).await.unwrap());
+        assert!(
+            !p.verify(&SecretString::from("wrong"), Some(&hash))
+                .await
+                .unwrap()
+        );
+        assert!(!p.verify(&secret, None).await.unwrap());
+        assert!(!p.verify(&secret, Some("not a hash")).await.unwrap());
     }
 
     #[test]

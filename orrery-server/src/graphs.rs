@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use orrery_core::diff::BrokenCaller;
 use orrery_core::plan::LimitKind;
-use orrery_core::store::{GraphStore, StoreError};
+use orrery_core::store::StoreError;
 use orrery_core::{
     AgentRef, AgentVersion, Code, Diagnostic, Digest, Graph, Interface, MemoryResolver,
     ParseOptions, Plan, ValidateOptions, classify_interface, validate_with,

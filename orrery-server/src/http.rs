@@ -6,6 +6,7 @@ pub mod admin;
 pub mod agents;
 pub mod auth;
 pub mod billing;
+pub mod console;
 pub mod docs;
 pub mod error;
 pub mod events;
@@ -24,7 +25,6 @@ use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use orrery_core::billing::BillingProvider;
-use orrery_store::Store;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -38,8 +38,9 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::auth::{AccessTokens, GoogleVerifier, Passwords};
 use crate::http::error::ApiError;
 use crate::http::extract::CallerSlot;
-use crate::mail::Mailer;
+use crate::mail::{Mailer, Outbox};
 use crate::metrics::Metrics;
+use crate::services::accounts::Accounts;
 use crate::settings::Settings;
 use crate::shared::Shared;
 use crate::usage::UsageRecorder;
@@ -53,8 +54,8 @@ pub struct AppState(pub Arc<Services>);
 pub struct Services {
     /// The configuration.
     pub settings: Settings,
-    /// The database.
-    pub store: Store,
+    /// The database (any backend of the storage traits).
+    pub store: crate::storage::Db,
     /// Password hashing.
     pub passwords: Passwords,
     /// Access tokens.
@@ -68,18 +69,26 @@ pub struct Services {
     /// Delivers mail (SMTP, the log, or memory in tests); requests queue mail in the outbox
     /// and the sender job calls this.
     pub mailer: Arc<dyn Mailer>,
-    /// Wakes the outbox sender when this instance queued a mail.
-    pub mail_wakeup: Arc<tokio::sync::Notify>,
+    /// Queues typed mails and wakes this instance's sender.
+    pub outbox: Outbox,
+    /// Accounts and sessions.
+    pub accounts: Accounts,
     /// Stripe, when configured.
     pub billing: Option<Arc<dyn BillingProvider>>,
     /// This instance's name, unique per process: the owner of its outbox leases.
     pub instance: String,
     /// Prometheus metrics.
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     /// Headless renderers by size, made on first use.
     pub renderers: moka::future::Cache<(u32, u32), Arc<orrery_render::Renderer>>,
     /// When the process started.
     pub started: Instant,
+}
+
+impl axum::extract::FromRef<AppState> for Accounts {
+    fn from_ref(state: &AppState) -> Accounts {
+        state.accounts.clone()
+    }
 }
 
 impl std::ops::Deref for AppState {
@@ -104,7 +113,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The whole application.
 pub fn app(state: AppState) -> Router {
-    let (api, openapi) = routes().split_for_parts();
+    let (api, mut openapi) = routes().split_for_parts();
+    docs::finish(&mut openapi);
     let openapi = Arc::new(openapi);
     let settings = &state.settings;
     let x_request_id = HeaderName::from_static("x-request-id");
@@ -121,7 +131,9 @@ pub fn app(state: AppState) -> Router {
             header::CONTENT_TYPE,
             header::IF_MATCH,
             HeaderName::from_static("x-api-key"),
+            HeaderName::from_static(auth::REFRESH_COOKIE_HEADER),
         ])
+        .allow_credentials(true)
         .expose_headers([header::ETAG, header::RETRY_AFTER, x_request_id.clone()])
         .max_age(Duration::from_secs(600));
     let hsts = settings
@@ -133,7 +145,8 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         // A route layer runs after routing, so it sees the matched route pattern.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), observe))
-        .fallback(|| async { ApiError::NotFound("route") })
+        .fallback(console::fallback)
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))

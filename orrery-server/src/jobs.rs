@@ -11,17 +11,13 @@ use std::time::Duration;
 
 use orrery_core::Plan;
 use orrery_core::plan::TrialRules;
-use orrery_core::store::{
-    EmailOutbox, EmailTemplateStore, NewEmail, OutboxEmail, Page, UserFilter, UserStore,
-    email_backoff,
-};
-use serde_json::json;
+use orrery_core::store::{OutboxEmail, Page, UserFilter, email_backoff};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::http::AppState;
-use crate::mail::{enqueue, mail_date, render};
+use crate::mail::{OutgoingMail, mail_date, render};
 
 /// How many mails one lease takes at most.
 const BATCH: u32 = 20;
@@ -75,7 +71,7 @@ async fn outbox_sender(state: AppState, mut stopped: watch::Receiver<bool>) {
             continue;
         }
         tokio::select! {
-            () = state.mail_wakeup.notified() => {}
+            () = state.outbox.wakeup().notified() => {}
             () = tokio::time::sleep(poll) => {}
             _ = stopped.changed() => return,
         }
@@ -161,26 +157,24 @@ pub async fn queue_trial_mail(state: &AppState, now: OffsetDateTime) -> anyhow::
             continue;
         };
         let days_left = orrery_core::plan::trial_days_remaining(ends_at, now);
-        enqueue(
-            state,
-            NewEmail {
-                user_id: Some(user.id),
-                to: user.email.clone(),
-                template: "trial_ending".into(),
-                variables: json!({
-                    "name": user.name,
-                    "days_left": days_left,
-                    "trial_ends_at": mail_date(ends_at),
-                    "upgrade_url": upgrade_url,
-                }),
-                dedupe_key: Some(format!(
+        state
+            .outbox
+            .send(
+                user.id,
+                &user.email,
+                OutgoingMail::TrialEnding {
+                    name: user.name.clone(),
+                    days_left,
+                    trial_ends_at: mail_date(ends_at),
+                    upgrade_url: upgrade_url.clone(),
+                },
+                Some(format!(
                     "trial_ending:{}:{}",
                     user.id,
                     ends_at.unix_timestamp()
                 )),
-            },
-        )
-        .await;
+            )
+            .await;
         queued += 1;
     }
     // Notices: trials that have ended (recently), of accounts that have not paid.
@@ -188,21 +182,22 @@ pub async fn queue_trial_mail(state: &AppState, now: OffsetDateTime) -> anyhow::
         let Some(ends_at) = user.trial_ends_at else {
             continue;
         };
-        enqueue(
-            state,
-            NewEmail {
-                user_id: Some(user.id),
-                to: user.email.clone(),
-                template: "trial_expired".into(),
-                variables: json!({"name": user.name, "upgrade_url": upgrade_url}),
-                dedupe_key: Some(format!(
+        state
+            .outbox
+            .send(
+                user.id,
+                &user.email,
+                OutgoingMail::TrialExpired {
+                    name: user.name.clone(),
+                    upgrade_url: upgrade_url.clone(),
+                },
+                Some(format!(
                     "trial_expired:{}:{}",
                     user.id,
                     ends_at.unix_timestamp()
                 )),
-            },
-        )
-        .await;
+            )
+            .await;
         queued += 1;
     }
     Ok(queued)

@@ -12,12 +12,15 @@
 
 pub mod auth;
 pub mod billing;
+pub mod events;
 pub mod graphs;
 pub mod http;
 pub mod jobs;
 pub mod mail;
 pub mod metrics;
+pub mod services;
 pub mod settings;
 pub mod shared;
 pub mod startup;
+pub mod storage;
 pub mod usage;

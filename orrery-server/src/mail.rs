@@ -7,6 +7,7 @@
 //! neither blocks a request nor loses a mail.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use lettre::message::header::{HeaderName, HeaderValue};
@@ -17,8 +18,6 @@ use orrery_core::store::{EmailOutbox, EmailTemplate, NewEmail};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
-
-use crate::http::AppState;
 
 /// A rendered mail, ready to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -285,21 +284,172 @@ pub fn render(template: &EmailTemplate, to: &str, variables: &Value) -> Result<M
     })
 }
 
-/// Queues a mail in the outbox and wakes the sender. A failure is logged, never returned: the
-/// change that caused the mail has happened, and a lost notification must not undo it.
-pub async fn enqueue(state: &AppState, email: NewEmail) {
-    let template = email.template.clone();
-    match state
-        .store
-        .enqueue_email(email, OffsetDateTime::now_utc())
-        .await
-    {
-        Ok(Some(id)) => {
-            tracing::debug!(%id, %template, "mail queued");
-            state.mail_wakeup.notify_one();
+/// Every mail the server sends: the template (the variant's snake_case name, a row of
+/// `email_templates`) and its variables as a typed struct. A test checks each variant against
+/// the seeded template's declared variables, so a missing or misspelt variable fails there and
+/// not in someone's inbox.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(tag = "template", content = "variables", rename_all = "snake_case")]
+pub enum OutgoingMail {
+    /// After sign-up.
+    Welcome {
+        /// Display name.
+        name: String,
+        /// The trial's end as [`mail_date`], or empty.
+        trial_ends_at: String,
+        /// The console's address.
+        app_url: String,
+    },
+    /// A few days before the trial ends.
+    TrialEnding {
+        /// Display name.
+        name: String,
+        /// Whole days left.
+        days_left: u32,
+        /// The trial's end as [`mail_date`].
+        trial_ends_at: String,
+        /// Where to choose a plan.
+        upgrade_url: String,
+    },
+    /// When the trial has ended.
+    TrialExpired {
+        /// Display name.
+        name: String,
+        /// Where to choose a plan.
+        upgrade_url: String,
+    },
+    /// The account moved to a better plan.
+    PlanUpgraded {
+        /// Display name.
+        name: String,
+        /// The new plan.
+        plan: orrery_core::Plan,
+        /// The plan before.
+        previous_plan: orrery_core::Plan,
+        /// The billing page.
+        billing_url: String,
+    },
+    /// The account moved to a lesser plan.
+    PlanDowngraded {
+        /// Display name.
+        name: String,
+        /// The new plan.
+        plan: orrery_core::Plan,
+        /// The plan before.
+        previous_plan: orrery_core::Plan,
+        /// The billing page.
+        billing_url: String,
+    },
+    /// A payment failed.
+    PaymentFailed {
+        /// Display name.
+        name: String,
+        /// The plan paid for.
+        plan: orrery_core::Plan,
+        /// The billing page.
+        billing_url: String,
+    },
+    /// The subscription will end at the end of its period.
+    SubscriptionCanceled {
+        /// Display name.
+        name: String,
+        /// The plan.
+        plan: orrery_core::Plan,
+        /// When it ends, as [`mail_date`] (or empty).
+        ends_at: String,
+        /// The billing page.
+        billing_url: String,
+    },
+    /// A password-reset link.
+    PasswordReset {
+        /// Display name.
+        name: String,
+        /// The link with its token.
+        reset_url: String,
+        /// How long the link works.
+        expires_in_minutes: i64,
+    },
+    /// Repeated wrong passwords slowed down sign-ins to the account.
+    SigninThrottled {
+        /// Display name.
+        name: String,
+        /// Failed attempts so far.
+        failures: u64,
+        /// Where to reset the password.
+        reset_url: String,
+    },
+}
+
+impl OutgoingMail {
+    /// The template's name and the variables.
+    pub fn into_parts(self) -> (String, Value) {
+        match serde_json::to_value(self) {
+            Ok(Value::Object(mut map)) => {
+                let template = match map.remove("template") {
+                    Some(Value::String(name)) => name,
+                    _ => String::new(),
+                };
+                (template, map.remove("variables").unwrap_or(Value::Null))
+            }
+            _ => unreachable!("every mail serializes to an object"),
         }
-        Ok(None) => tracing::debug!(%template, "mail already queued under its key"),
-        Err(e) => tracing::error!(error = %e, %template, "queueing a mail failed"),
+    }
+}
+
+/// The outbox as services use it: queue a typed mail, wake this instance's sender.
+#[derive(Clone)]
+pub struct Outbox {
+    store: Arc<dyn EmailOutbox>,
+    wakeup: Arc<tokio::sync::Notify>,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox").finish_non_exhaustive()
+    }
+}
+
+impl Outbox {
+    /// Queues into `store` and wakes the sender waiting on `wakeup`.
+    pub fn new(store: Arc<dyn EmailOutbox>, wakeup: Arc<tokio::sync::Notify>) -> Outbox {
+        Outbox { store, wakeup }
+    }
+
+    /// What the sender waits on.
+    pub fn wakeup(&self) -> &Arc<tokio::sync::Notify> {
+        &self.wakeup
+    }
+
+    /// Queues `mail` to `to` (and the account `user_id`), once per `dedupe_key` when given,
+    /// and wakes the sender. A failure is logged, never returned: the change that caused the
+    /// mail has happened, and a lost notification must not undo it.
+    pub async fn send(
+        &self,
+        user_id: uuid::Uuid,
+        to: &str,
+        mail: OutgoingMail,
+        dedupe_key: Option<String>,
+    ) {
+        let (template, variables) = mail.into_parts();
+        let email = NewEmail {
+            user_id: Some(user_id),
+            to: to.to_owned(),
+            template: template.clone(),
+            variables,
+            dedupe_key,
+        };
+        match self
+            .store
+            .enqueue_email(email, OffsetDateTime::now_utc())
+            .await
+        {
+            Ok(Some(id)) => {
+                tracing::debug!(%id, %template, "mail queued");
+                self.wakeup.notify_one();
+            }
+            Ok(None) => tracing::debug!(%template, "mail already queued under its key"),
+            Err(e) => tracing::error!(error = %e, %template, "queueing a mail failed"),
+        }
     }
 }
 
@@ -345,9 +495,108 @@ fn environment() -> Environment<'static> {
 
 #[cfg(test)]
 mod tests {
+    use orrery_core::Plan;
+    use orrery_core::store::EmailTemplateStore;
     use serde_json::json;
 
     use super::*;
+
+    /// One of each mail (the match makes a new variant a compile error here until listed).
+    fn every_mail() -> Vec<OutgoingMail> {
+        let name = String::from("Ada");
+        let url = String::from("http://x");
+        let all = vec![
+            OutgoingMail::Welcome {
+                name: name.clone(),
+                trial_ends_at: "2026-01-01".into(),
+                app_url: url.clone(),
+            },
+            OutgoingMail::TrialEnding {
+                name: name.clone(),
+                days_left: 3,
+                trial_ends_at: "2026-01-01".into(),
+                upgrade_url: url.clone(),
+            },
+            OutgoingMail::TrialExpired {
+                name: name.clone(),
+                upgrade_url: url.clone(),
+            },
+            OutgoingMail::PlanUpgraded {
+                name: name.clone(),
+                plan: Plan::Pro,
+                previous_plan: Plan::Free,
+                billing_url: url.clone(),
+            },
+            OutgoingMail::PlanDowngraded {
+                name: name.clone(),
+                plan: Plan::Free,
+                previous_plan: Plan::Pro,
+                billing_url: url.clone(),
+            },
+            OutgoingMail::PaymentFailed {
+                name: name.clone(),
+                plan: Plan::Pro,
+                billing_url: url.clone(),
+            },
+            OutgoingMail::SubscriptionCanceled {
+                name: name.clone(),
+                plan: Plan::Pro,
+                ends_at: "2026-01-01".into(),
+                billing_url: url.clone(),
+            },
+            OutgoingMail::PasswordReset {
+                name: name.clone(),
+                reset_url: url.clone(),
+                expires_in_minutes: 30,
+            },
+            OutgoingMail::SigninThrottled {
+                name,
+                failures: 5,
+                reset_url: url,
+            },
+        ];
+        for mail in &all {
+            match mail {
+                OutgoingMail::Welcome { .. }
+                | OutgoingMail::TrialEnding { .. }
+                | OutgoingMail::TrialExpired { .. }
+                | OutgoingMail::PlanUpgraded { .. }
+                | OutgoingMail::PlanDowngraded { .. }
+                | OutgoingMail::PaymentFailed { .. }
+                | OutgoingMail::SubscriptionCanceled { .. }
+                | OutgoingMail::PasswordReset { .. }
+                | OutgoingMail::SigninThrottled { .. } => {}
+            }
+        }
+        all
+    }
+
+    /// Every typed mail has a seeded template that declares exactly its variables, every seeded
+    /// template has a typed mail, and each renders.
+    #[tokio::test]
+    async fn typed_mails_match_the_seeded_templates() {
+        let store =
+            orrery_store::Store::connect("sqlite::memory:", orrery_store::StoreOptions::default())
+                .await
+                .unwrap();
+        let templates = store.list_templates().await.unwrap();
+        let mails = every_mail();
+        let mut typed = BTreeSet::new();
+        for mail in mails {
+            let (name, variables) = mail.into_parts();
+            let template = templates
+                .iter()
+                .find(|t| t.name == name)
+                .unwrap_or_else(|| panic!("no seeded template `{name}`"));
+            let keys: BTreeSet<String> = variables.as_object().unwrap().keys().cloned().collect();
+            let declared: BTreeSet<String> = template.variables.iter().cloned().collect();
+            assert_eq!(keys, declared, "variables of `{name}`");
+            render(template, "a@example.com", &variables).unwrap();
+            typed.insert(name);
+        }
+        let seeded: BTreeSet<String> = templates.into_iter().map(|t| t.name).collect();
+        assert_eq!(typed, seeded);
+    }
 
     fn template(subject: &str, html: &str, text: &str, variables: &[&str]) -> EmailTemplate {
         EmailTemplate {

@@ -44,6 +44,11 @@ pub struct Settings {
     pub argon2_memory_kib: u32,
     /// Argon2id iterations (OWASP: 2).
     pub argon2_iterations: u32,
+    /// Password hashes computed at once (each holds `argon2_memory_kib`); 0 = one per core.
+    pub password_hashes_in_flight: usize,
+    /// Password hashes running or waiting before sign-ins are refused with a 503 and
+    /// `Retry-After`; 0 = 16 per hash in flight.
+    pub password_hash_queue: usize,
     /// Google sign-in: the OAuth client id, the audience of accepted ID tokens; empty turns
     /// Google sign-in off.
     pub google_client_id: String,
@@ -120,6 +125,8 @@ impl Default for Settings {
             reset_token_minutes: 30,
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
+            password_hashes_in_flight: 0,
+            password_hash_queue: 0,
             google_client_id: String::new(),
             google_issuer: "https://accounts.google.com".into(),
             google_jwks_url: "https://www.googleapis.com/oauth2/v3/certs".into(),

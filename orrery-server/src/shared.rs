@@ -35,6 +35,7 @@ impl std::fmt::Debug for Shared {
 pub struct Local {
     windows: moka::future::Cache<String, Arc<Mutex<(u64, u32)>>>,
     quotas: moka::future::Cache<String, Arc<AtomicU64>>,
+    counters: moka::future::Cache<String, Arc<Mutex<(u64, Instant)>>>,
     values: moka::future::Cache<String, (Arc<Vec<u8>>, Instant)>,
 }
 
@@ -47,6 +48,10 @@ impl Shared {
                 .time_to_idle(Duration::from_secs(3600))
                 .build(),
             quotas: moka::future::Cache::builder()
+                .max_capacity(1_000_000)
+                .time_to_idle(Duration::from_secs(3600))
+                .build(),
+            counters: moka::future::Cache::builder()
                 .max_capacity(1_000_000)
                 .time_to_idle(Duration::from_secs(3600))
                 .build(),
@@ -172,6 +177,120 @@ impl Shared {
         }
     }
 
+    /// Adds one to the counter `key` and returns the new value; the counter is forgotten `ttl`
+    /// after its last increment.
+    pub async fn incr(&self, key: &str, ttl: Duration) -> u64 {
+        match self {
+            Shared::Local(local) => {
+                let slot = local
+                    .counters
+                    .get_with(key.to_owned(), async {
+                        Arc::new(Mutex::new((0, Instant::now())))
+                    })
+                    .await;
+                let mut slot = slot.lock().await;
+                let now = Instant::now();
+                if now >= slot.1 {
+                    slot.0 = 0;
+                }
+                *slot = (slot.0.saturating_add(1), now + ttl);
+                slot.0
+            }
+            Shared::Redis(conn) => {
+                let mut conn = conn.clone();
+                let rkey = format!("orrery:count:{key}");
+                let result: redis::RedisResult<(u64, i64)> = redis::pipe()
+                    .atomic()
+                    .incr(&rkey, 1)
+                    .expire(&rkey, ttl.as_secs().max(1) as i64)
+                    .query_async(&mut conn)
+                    .await;
+                result.map(|(n, _)| n).unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "counting through Redis failed");
+                    0
+                })
+            }
+        }
+    }
+
+    /// Takes the lock `key` for `ttl` when nobody holds it; `Err` carries the seconds until the
+    /// holder's time runs out. Atomic across instances (`SET NX PX` in Redis).
+    pub async fn acquire(&self, key: &str, ttl: Duration) -> Result<(), u64> {
+        let ttl_ms = ttl.as_millis().max(1) as u64;
+        match self {
+            Shared::Local(local) => {
+                let slot = local
+                    .counters
+                    .get_with(format!("lock:{key}"), async {
+                        Arc::new(Mutex::new((0, Instant::now())))
+                    })
+                    .await;
+                let mut slot = slot.lock().await;
+                let now = Instant::now();
+                if now < slot.1 {
+                    return Err((slot.1 - now).as_secs().max(1));
+                }
+                *slot = (1, now + ttl);
+                Ok(())
+            }
+            Shared::Redis(conn) => {
+                let mut conn = conn.clone();
+                let rkey = format!("orrery:lock:{key}");
+                let taken: redis::RedisResult<Option<String>> = redis::cmd("SET")
+                    .arg(&rkey)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl_ms)
+                    .query_async(&mut conn)
+                    .await;
+                match taken {
+                    Ok(Some(_)) => Ok(()),
+                    Ok(None) => {
+                        let left: i64 = redis::cmd("PTTL")
+                            .arg(&rkey)
+                            .query_async(&mut conn)
+                            .await
+                            .unwrap_or(1000);
+                        Err((left.max(0) as u64).div_ceil(1000).max(1))
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "taking a lock in Redis failed; letting the request through");
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+
+    /// Frees the lock `key` before its time runs out.
+    pub async fn release(&self, key: &str) {
+        match self {
+            Shared::Local(local) => local.counters.invalidate(&format!("lock:{key}")).await,
+            Shared::Redis(conn) => {
+                let mut conn = conn.clone();
+                let result: redis::RedisResult<()> = conn.del(format!("orrery:lock:{key}")).await;
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "releasing a Redis lock failed");
+                }
+            }
+        }
+    }
+
+    /// Forgets the counter `key`.
+    pub async fn reset(&self, key: &str) {
+        match self {
+            Shared::Local(local) => local.counters.invalidate(key).await,
+            Shared::Redis(conn) => {
+                let mut conn = conn.clone();
+                let result: redis::RedisResult<()> = conn.del(format!("orrery:count:{key}")).await;
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "resetting a Redis counter failed");
+                }
+            }
+        }
+    }
+
     /// A cached value.
     pub async fn get(&self, key: &str) -> Option<Arc<Vec<u8>>> {
         match self {
@@ -271,6 +390,29 @@ mod tests {
                 .await,
             43
         );
+    }
+
+    #[tokio::test]
+    async fn local_counters_count_expire_and_reset() {
+        let shared = Shared::local();
+        assert_eq!(shared.incr("c", Duration::from_secs(60)).await, 1);
+        assert_eq!(shared.incr("c", Duration::from_secs(60)).await, 2);
+        shared.reset("c").await;
+        assert_eq!(shared.incr("c", Duration::from_millis(20)).await, 1);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(shared.incr("c", Duration::from_secs(60)).await, 1);
+    }
+
+    #[tokio::test]
+    async fn local_locks_are_held_for_their_time() {
+        let shared = Shared::local();
+        assert_eq!(shared.acquire("l", Duration::from_millis(50)).await, Ok(()));
+        assert_eq!(shared.acquire("l", Duration::from_millis(50)).await, Err(1));
+        assert_eq!(shared.acquire("m", Duration::from_millis(50)).await, Ok(()));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(shared.acquire("l", Duration::from_secs(60)).await, Ok(()));
+        shared.release("l").await;
+        assert_eq!(shared.acquire("l", Duration::from_secs(60)).await, Ok(()));
     }
 
     #[tokio::test]

@@ -19,10 +19,12 @@ use crate::auth::{AccessTokens, GoogleVerifier, Passwords, random_token};
 use crate::billing::StripeBilling;
 use crate::http::{AppState, Services, app};
 use crate::jobs::Jobs;
-use crate::mail::{LogMailer, Mailer, SmtpMailer};
+use crate::mail::{LogMailer, Mailer, Outbox, SmtpMailer};
 use crate::metrics::Metrics;
+use crate::services::accounts::{AccountRules, Accounts};
 use crate::settings::{Settings, redact_url};
 use crate::shared::Shared;
+use crate::storage::Db;
 use crate::usage::UsageRecorder;
 
 /// A built server, listening, not yet serving.
@@ -52,24 +54,17 @@ impl Application {
         settings: Settings,
         mailer: Arc<dyn Mailer>,
     ) -> anyhow::Result<Application> {
-        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
-            format!(
-                "cannot create the data directory {}",
-                settings.data_dir.display()
-            )
-        })?;
-        let url = settings.effective_database_url();
-        let store = Store::connect(
-            &url,
-            StoreOptions {
-                max_connections: settings.database_max_connections,
-                max_document_bytes: settings.max_body_bytes,
-                ..StoreOptions::default()
-            },
-        )
-        .await
-        .with_context(|| format!("cannot open the database {}", redact_url(&url)))?;
-        tracing::info!(database = %redact_url(&url), backend = ?store.backend(), "database ready");
+        let store = open_store(&settings).await?;
+        Application::build_with_storage(settings, store, mailer).await
+    }
+
+    /// [`Application::build_with_mailer`] on storage the caller opened: any backend of the
+    /// `orrery-core` storage traits.
+    pub async fn build_with_storage(
+        settings: Settings,
+        store: Db,
+        mailer: Arc<dyn Mailer>,
+    ) -> anyhow::Result<Application> {
         let shared = match settings.redis_url.expose_secret() {
             "" => Shared::local(),
             redis => {
@@ -101,25 +96,39 @@ impl Application {
                 }
             };
         tracing::info!(transport = mailer.kind(), "mail transport ready");
-        let (usage, usage_task) = UsageRecorder::start(Arc::new(store.clone()));
+        let (usage, usage_task) = UsageRecorder::start(store.clone());
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let address = listener.local_addr()?;
+        let passwords = Passwords::of(&settings)?;
+        let tokens = AccessTokens::new(
+            &secret,
+            time::Duration::minutes(settings.access_token_minutes),
+        );
+        let outbox = Outbox::new(store.clone(), Arc::new(tokio::sync::Notify::new()));
+        let metrics = Arc::new(Metrics::default());
+        let accounts = Accounts::new(
+            store.clone(),
+            passwords.clone(),
+            tokens.clone(),
+            shared.clone(),
+            outbox.clone(),
+            metrics.clone(),
+            AccountRules::of(&settings),
+        );
         let state = AppState(Arc::new(Services {
-            passwords: Passwords::new(settings.argon2_memory_kib, settings.argon2_iterations)?,
-            tokens: AccessTokens::new(
-                &secret,
-                time::Duration::minutes(settings.access_token_minutes),
-            ),
+            passwords,
+            tokens,
+            accounts,
+            outbox,
             google,
             shared,
             usage,
             mailer,
-            mail_wakeup: Arc::new(tokio::sync::Notify::new()),
             billing,
             instance: format!("orrery-{}", uuid::Uuid::new_v4().simple()),
-            metrics: Metrics::default(),
+            metrics,
             renderers: moka::future::Cache::builder().max_capacity(8).build(),
             started: Instant::now(),
             store,
@@ -188,6 +197,50 @@ impl Application {
         let _ = tokio::time::timeout(Duration::from_secs(5), usage_task).await;
         Ok(())
     }
+}
+
+/// Creates the data directory and opens the database of `settings` (applying migrations).
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Db> {
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            settings.data_dir.display()
+        )
+    })?;
+    let url = settings.effective_database_url();
+    let store = Store::connect(
+        &url,
+        StoreOptions {
+            max_connections: settings.database_max_connections,
+            max_document_bytes: settings.max_body_bytes,
+            ..StoreOptions::default()
+        },
+    )
+    .await
+    .with_context(|| format!("cannot open the database {}", redact_url(&url)))?;
+    tracing::info!(database = %redact_url(&url), backend = ?store.backend(), "database ready");
+    Ok(Arc::new(store))
+}
+
+/// The accounts service over the database of `settings`, without a server: what `orrery
+/// admin` commands use, so they follow the same rules as the API. Mail it queues is sent by
+/// the running server's outbox sender.
+pub async fn accounts_service(settings: &Settings) -> anyhow::Result<Accounts> {
+    let store = open_store(settings).await?;
+    let passwords = Passwords::of(settings)?;
+    let tokens = AccessTokens::new(
+        &jwt_secret(settings)?,
+        time::Duration::minutes(settings.access_token_minutes),
+    );
+    Ok(Accounts::new(
+        store.clone(),
+        passwords,
+        tokens,
+        Shared::local(),
+        Outbox::new(store, Arc::new(tokio::sync::Notify::new())),
+        Arc::new(Metrics::default()),
+        AccountRules::of(settings),
+    ))
 }
 
 /// The configured signing secret, or one generated into the data directory on first start and

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use orrery_core::Plan;
-use orrery_core::store::{NewUser, Role, UserStore};
-use orrery_server::settings::{Settings, redact_url};
+use orrery_core::store::Role;
+use orrery_server::events::SignInMethod;
+use orrery_server::services::accounts::{AccountError, NewAccount};
+use orrery_server::settings::Settings;
 use orrery_server::startup::Application;
-use orrery_store::{Store, StoreOptions};
 use secrecy::SecretString;
 
 /// Settings from defaults, the config file and the environment, then command-line overrides.
@@ -58,7 +58,9 @@ pub fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `orrery admin create-user`.
+/// `orrery admin create-user`: the accounts service's `create`, as sign-up and the admin API
+/// use it (the same identity and password rules, the sign-up event, the welcome mail), without
+/// a trial.
 pub fn create_user(
     settings: Settings,
     email: &str,
@@ -67,64 +69,47 @@ pub fn create_user(
     password_stdin: bool,
 ) -> anyhow::Result<ExitCode> {
     init_tracing(false);
-    let email = email.trim().to_lowercase();
-    if !email.contains('@') || email.len() > 254 || email.chars().any(char::is_whitespace) {
-        eprintln!("error: `{email}` is not an email address");
-        return Ok(ExitCode::from(2));
-    }
     let (password, generated) = if password_stdin {
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
             .context("cannot read the password from stdin")?;
-        let password = text.trim_end_matches(['\n', '\r']).to_owned();
-        if password.chars().count() < 8 {
-            eprintln!("error: the password must have at least 8 characters");
-            return Ok(ExitCode::from(2));
-        }
-        (password, false)
+        (text.trim_end_matches(['\n', '\r']).to_owned(), false)
     } else {
         (orrery_server::auth::random_token(""), true)
     };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        std::fs::create_dir_all(&settings.data_dir)?;
-        let url = settings.effective_database_url();
-        let store = Store::connect(&url, StoreOptions::default())
-            .await
-            .with_context(|| format!("cannot open the database {}", redact_url(&url)))?;
-        let passwords = orrery_server::auth::Passwords::new(
-            settings.argon2_memory_kib,
-            settings.argon2_iterations,
-        )?;
-        let hash = passwords
-            .hash(&SecretString::from(password.clone()))
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let user = store
-            .create_user(NewUser {
-                email: email.clone(),
-                name: name.unwrap_or(&email).to_owned(),
-                password_hash: Some(hash),
+        let accounts = orrery_server::startup::accounts_service(&settings).await?;
+        let created = accounts
+            .create(NewAccount {
+                email: email.to_owned(),
+                name: name.map(str::to_owned),
+                password: Some(SecretString::from(password.clone())),
                 google_sub: None,
                 role,
-                plan: Plan::Free,
-                trial_ends_at: None,
+                method: SignInMethod::Admin,
             })
-            .await
-            .map_err(|e| match e {
-                orrery_core::store::StoreError::Conflict(_) => {
-                    anyhow::anyhow!("an account with email {email} already exists")
+            .await;
+        match created {
+            Ok(user) => {
+                println!("created {} {} ({})", role.as_str(), user.email, user.id);
+                if generated {
+                    println!("password (shown once): {password}");
                 }
-                other => anyhow::Error::new(other),
-            })?;
-        println!("created {} {} ({})", role.as_str(), user.email, user.id);
-        if generated {
-            println!("password (shown once): {password}");
+                anyhow::Ok(ExitCode::SUCCESS)
+            }
+            Err(AccountError::Invalid { field, reason }) => {
+                eprintln!("error: {field} {reason}");
+                Ok(ExitCode::from(2))
+            }
+            Err(AccountError::EmailTaken) => {
+                eprintln!("error: an account with this email already exists");
+                Ok(ExitCode::from(2))
+            }
+            Err(e) => Err(anyhow::anyhow!("{e}")),
         }
-        anyhow::Ok(())
-    })?;
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// Where the config file is when none is given: `./orrery.toml` if it exists.

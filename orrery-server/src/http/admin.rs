@@ -9,13 +9,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use orrery_core::Plan;
 use orrery_core::store::{
-    EmailOutbox, EmailStatus, EmailTemplate, EmailTemplateStore, GraphFilter, GraphStore,
-    MonitoringStore, NewUser, Page, Role, StoreError, SubscriptionStore, UsageStore, UserFilter,
-    UserPatch, UserStore,
+    EmailStatus, EmailTemplate, GraphFilter, Page, Role, UserFilter, UserPatch,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -23,12 +21,14 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::random_token;
+use crate::events::{AccountChanges, AuditEvent, Change, SignInMethod, record};
 use crate::http::AppState;
-use crate::http::auth::{UserView, check_name, check_password, normalize_email};
+use crate::http::auth::UserView;
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{AdminUser, Json, Path, Query, forget_user};
+use crate::http::extract::{AdminUser, Json, Path, Query};
 use crate::http::graphs::page;
 use crate::mail::{MailError, check_template};
+use crate::services::accounts::{AccountError, NewAccount};
 
 /// How long the figures of `/api/admin/stats` are cached.
 pub const STATS_TTL: Duration = Duration::from_secs(300);
@@ -311,10 +311,12 @@ async fn list_users(
         .await?;
     audit(
         &state,
-        &admin,
-        None,
-        "admin.users_listed",
-        json!({"page": page.page, "plan": plan, "search": search}),
+        AuditEvent::UsersListed {
+            admin_id: admin.0.id(),
+            page: page.page,
+            plan,
+            search,
+        },
     )
     .await?;
     Ok(Json(UserList {
@@ -372,8 +374,8 @@ async fn update_user(
     }
     let before = state.store.user(id).await?;
     let user = state
-        .store
-        .update_user(
+        .accounts
+        .update(
             id,
             UserPatch {
                 plan,
@@ -383,13 +385,29 @@ async fn update_user(
             },
         )
         .await?;
-    forget_user(&state, id).await;
-    let changes = json!({
-        "plan": plan.map(|p| json!({"from": before.plan, "to": p})),
-        "role": role.map(|r| json!({"from": before.role, "to": r})),
-        "trial_ends_at": trial_ends_at.map(|t| json!({"from": before.trial_ends_at.map(rfc3339), "to": t.map(rfc3339)})),
-    });
-    audit(&state, &admin, Some(id), "admin.user_updated", changes).await?;
+    let changes = AccountChanges {
+        plan: plan.map(|to| Change {
+            from: before.plan,
+            to,
+        }),
+        role: role.map(|to| Change {
+            from: before.role,
+            to,
+        }),
+        trial_ends_at: trial_ends_at.map(|to| Change {
+            from: before.trial_ends_at.map(rfc3339),
+            to: to.map(rfc3339),
+        }),
+    };
+    audit(
+        &state,
+        AuditEvent::UserUpdated {
+            admin_id: admin.0.id(),
+            user_id: id,
+            changes,
+        },
+    )
+    .await?;
     Ok(Json(UserResponse {
         user: UserView::of(&user),
         success: true,
@@ -408,7 +426,14 @@ async fn export_user(
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
     let data = state.store.export_user(id).await?;
-    audit(&state, &admin, Some(id), "admin.user_exported", json!({})).await?;
+    audit(
+        &state,
+        AuditEvent::UserExported {
+            admin_id: admin.0.id(),
+            user_id: id,
+        },
+    )
+    .await?;
     let body = serde_json::to_vec_pretty(&data).map_err(ApiError::internal)?;
     Ok((
         StatusCode::OK,
@@ -436,43 +461,36 @@ async fn create_admin(
     admin: AdminUser,
     Json(body): Json<CreateAdmin>,
 ) -> Result<(StatusCode, Json<CreatedAdmin>), ApiError> {
-    let email = normalize_email(&body.email)?;
-    let name = check_name(&body.name)?;
     let (password, generated) = match body.password {
-        Some(p) => {
-            check_password(&p)?;
-            (p, None)
-        }
+        Some(p) => (p, None),
         None => {
             let p = random_token("");
             (SecretString::from(p.clone()), Some(p))
         }
     };
-    let hash = state.passwords.hash(&password).await?;
     let user = state
-        .store
-        .create_user(NewUser {
-            email,
-            name,
-            password_hash: Some(hash),
+        .accounts
+        .create(NewAccount {
+            email: body.email,
+            name: Some(body.name),
+            password: Some(password),
             google_sub: None,
             role: Role::Admin,
-            plan: Plan::Free,
-            trial_ends_at: None,
+            method: SignInMethod::Admin,
         })
         .await
         .map_err(|e| match e {
-            StoreError::Conflict(_) => ApiError::Conflict(
+            AccountError::EmailTaken => ApiError::Conflict(
                 "an account with this email already exists; make it an admin with PUT /api/admin/users/{id}".into(),
             ),
             other => other.into(),
         })?;
     audit(
         &state,
-        &admin,
-        Some(user.id),
-        "admin.admin_created",
-        json!({}),
+        AuditEvent::AdminCreated {
+            admin_id: admin.0.id(),
+            user_id: user.id,
+        },
     )
     .await?;
     Ok((
@@ -498,10 +516,10 @@ async fn stats(
     let refresh = q.refresh.unwrap_or(false);
     audit(
         &state,
-        &admin,
-        None,
-        "admin.stats_viewed",
-        json!({"refresh": refresh}),
+        AuditEvent::StatsViewed {
+            admin_id: admin.0.id(),
+            refresh,
+        },
     )
     .await?;
     if !refresh
@@ -524,7 +542,7 @@ async fn stats(
 #[tracing::instrument(skip_all, fields(admin_id = %admin.0.id()), err)]
 async fn health(State(state): State<AppState>, admin: AdminUser) -> Result<Json<Health>, ApiError> {
     let database = match tokio::time::timeout(CHECK_TIMEOUT, state.store.ping()).await {
-        Ok(Ok(())) => check(true, true, state.store.backend().as_str()),
+        Ok(Ok(())) => check(true, true, state.store.backend_name()),
         Ok(Err(e)) => check(false, true, &format!("{e}")),
         Err(_) => check(false, true, "timed out"),
     };
@@ -572,10 +590,10 @@ async fn health(State(state): State<AppState>, admin: AdminUser) -> Result<Json<
     let ok = [&database, &redis, &smtp, &stripe].iter().all(|c| c.ok);
     audit(
         &state,
-        &admin,
-        None,
-        "admin.health_viewed",
-        json!({"ok": ok}),
+        AuditEvent::HealthViewed {
+            admin_id: admin.0.id(),
+            ok,
+        },
     )
     .await?;
     Ok(Json(Health {
@@ -599,7 +617,13 @@ async fn list_templates(
     admin: AdminUser,
 ) -> Result<Json<TemplateList>, ApiError> {
     let templates = state.store.list_templates().await?;
-    audit(&state, &admin, None, "admin.templates_listed", json!({})).await?;
+    audit(
+        &state,
+        AuditEvent::TemplatesListed {
+            admin_id: admin.0.id(),
+        },
+    )
+    .await?;
     Ok(Json(TemplateList {
         templates: templates.into_iter().map(template_view).collect(),
         success: true,
@@ -619,10 +643,10 @@ async fn get_template(
     let template = state.store.template(&name).await?;
     audit(
         &state,
-        &admin,
-        None,
-        "admin.template_viewed",
-        json!({"name": name}),
+        AuditEvent::TemplateViewed {
+            admin_id: admin.0.id(),
+            name,
+        },
     )
     .await?;
     Ok(Json(template_view(template)))
@@ -671,10 +695,10 @@ async fn save_template(
     state.store.save_template(&template).await?;
     audit(
         &state,
-        &admin,
-        None,
-        "admin.template_updated",
-        json!({"name": name}),
+        AuditEvent::TemplateUpdated {
+            admin_id: admin.0.id(),
+            name,
+        },
     )
     .await?;
     Ok(Json(template_view(template)))
@@ -775,25 +799,22 @@ pub async fn compute_stats(state: &AppState, now: OffsetDateTime) -> Result<Stat
     })
 }
 
-/// Writes an admin action to the monitoring log.
-async fn audit(
-    state: &AppState,
-    admin: &AdminUser,
-    subject: Option<Uuid>,
-    kind: &str,
-    mut data: Value,
-) -> Result<(), ApiError> {
-    if let Value::Object(map) = &mut data {
-        map.insert("admin_id".into(), json!(admin.0.id()));
-        if let Some(subject) = subject {
-            map.insert("user_id".into(), json!(subject));
-        }
-    }
-    // Logged under the admin's account, so an operator's actions read as one history.
-    state
-        .store
-        .record_event(Some(admin.0.id()), None, kind, data)
-        .await?;
+/// Writes an admin action to the monitoring log, under the admin's account, so an operator's
+/// actions read as one history.
+async fn audit(state: &AppState, event: AuditEvent) -> Result<(), ApiError> {
+    let admin = match &event {
+        AuditEvent::UsersListed { admin_id, .. }
+        | AuditEvent::UserUpdated { admin_id, .. }
+        | AuditEvent::UserExported { admin_id, .. }
+        | AuditEvent::AdminCreated { admin_id, .. }
+        | AuditEvent::StatsViewed { admin_id, .. }
+        | AuditEvent::HealthViewed { admin_id, .. }
+        | AuditEvent::TemplatesListed { admin_id }
+        | AuditEvent::TemplateViewed { admin_id, .. }
+        | AuditEvent::TemplateUpdated { admin_id, .. } => Some(*admin_id),
+        _ => None,
+    };
+    record(&*state.store, admin, None, event).await?;
     Ok(())
 }
 

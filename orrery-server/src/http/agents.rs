@@ -2,7 +2,7 @@
 //! callers, and the check of a new version against those callers before publishing it.
 
 use axum::extract::State;
-use orrery_core::store::{GraphFilter, GraphStore};
+use orrery_core::store::GraphFilter;
 use orrery_core::{Interface, Plan};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

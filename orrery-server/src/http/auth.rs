@@ -1,29 +1,36 @@
 //! `/api/auth`: sign-up, sign-in (password or Google), refresh with rotation and reuse
-//! detection, sign-out, password reset. No response or timing tells whether an email has an
-//! account, except sign-up's conflict, which cannot be avoided while it returns a session.
+//! detection, sign-out, password reset — thin handlers over [`Accounts`]. No response or
+//! timing tells whether an email has an account, except sign-up's conflict, which cannot be
+//! avoided while it returns a session.
+//!
+//! Browsers keep the refresh token out of reach of page scripts: a request that carries
+//! `X-Refresh-Cookie: 1` gets it as an `HttpOnly; Secure; SameSite=Strict` cookie scoped to
+//! `/api/auth` instead of in the body, and refresh and sign-out then read it from the cookie
+//! (after checking that `Origin` is this server's). API clients keep sending it in the body.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use orrery_core::Plan;
-use orrery_core::store::{
-    MonitoringStore, NewEmail, NewUser, RefreshUse, Role, TokenStore, User, UserPatch, UserStore,
-};
-use secrecy::SecretString;
+use orrery_core::store::{Role, User};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::auth::{REFRESH_PREFIX, RESET_PREFIX, random_token, secret_hash};
 use crate::http::AppState;
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{
-    ClientIp, CurrentUser, Json, effective_plan, forget_user, limit_auth_attempts,
-};
-use crate::mail::{enqueue, mail_date};
+use crate::http::extract::{ClientIp, CurrentUser, Json, effective_plan, limit_auth_attempts};
+use crate::services::accounts::{Accounts, Session};
+
+/// The refresh cookie's name.
+pub const REFRESH_COOKIE: &str = "orrery_refresh";
+/// The header by which a browser client asks for the refresh token as a cookie.
+pub const REFRESH_COOKIE_HEADER: &str = "x-refresh-cookie";
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -89,8 +96,10 @@ pub struct AuthResponse {
     pub token: String,
     /// Seconds until the access token expires.
     pub expires_in: i64,
-    /// Opaque refresh token; single use, rotated on every refresh.
-    pub refresh_token: String,
+    /// Opaque refresh token; single use, rotated on every refresh. Absent when the request
+    /// asked for it as a cookie (`X-Refresh-Cookie: 1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     /// Always true.
     pub success: bool,
 }
@@ -100,11 +109,13 @@ pub struct AuthResponse {
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
     /// Email address.
+    #[schema(max_length = 254)]
     pub email: String,
-    /// At least 8 characters.
-    #[schema(value_type = String, format = Password)]
+    /// 8 to 256 characters.
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 256)]
     pub password: SecretString,
-    /// Display name.
+    /// Display name, 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
 }
 
@@ -128,12 +139,12 @@ pub struct GoogleRequest {
 }
 
 /// `POST /api/auth/refresh` and `/api/auth/signout`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    /// The refresh token.
-    #[schema(value_type = String)]
-    pub refresh_token: SecretString,
+    /// The refresh token; leave it out to use the refresh cookie (with `X-Refresh-Cookie: 1`).
+    #[schema(value_type = Option<String>)]
+    pub refresh_token: Option<SecretString>,
 }
 
 /// A refreshed session.
@@ -143,8 +154,12 @@ pub struct RefreshResponse {
     pub token: String,
     /// Seconds until it expires.
     pub expires_in: i64,
-    /// The next refresh token; the one sent is now used up.
-    pub refresh_token: String,
+    /// The next refresh token; the one sent is now used up. Absent when it went into the
+    /// cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// The account.
+    pub user: UserView,
     /// Always true.
     pub success: bool,
 }
@@ -164,8 +179,8 @@ pub struct ResetConfirm {
     /// The token from the reset mail.
     #[schema(value_type = String)]
     pub token: SecretString,
-    /// The new password (at least 8 characters).
-    #[schema(value_type = String, format = Password)]
+    /// The new password (8 to 256 characters).
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 256)]
     pub password: SecretString,
 }
 
@@ -188,184 +203,242 @@ pub struct MeResponse {
     pub success: bool,
 }
 
+/// Whether the client asked for the refresh token as a cookie, and the cookie it sent.
+#[derive(Debug)]
+pub struct RefreshCookie {
+    wanted: bool,
+    sent: Option<SecretString>,
+    same_origin: bool,
+    max_age_secs: i64,
+}
+
+impl axum::extract::FromRequestParts<AppState> for RefreshCookie {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let wanted = parts
+            .headers
+            .get(REFRESH_COOKIE_HEADER)
+            .is_some_and(|v| v.as_bytes() == b"1");
+        let sent = parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == REFRESH_COOKIE)
+            .map(|(_, value)| SecretString::from(value.to_owned()));
+        Ok(RefreshCookie {
+            wanted,
+            sent,
+            same_origin: same_origin(&parts.headers, &state.settings.cors_origins),
+            max_age_secs: state.settings.refresh_token_days.saturating_mul(86_400),
+        })
+    }
+}
+
+/// Whether `Origin` names this server (its `Host`) or a configured CORS origin. A browser
+/// always sends `Origin` on a POST, so a missing one is refused too.
+fn same_origin(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    if allowed.iter().any(|a| a == origin) {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_host = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
+impl RefreshCookie {
+    /// The refresh token of a request: the body's, or the cookie's when the client asked for
+    /// cookies and the request comes from this origin.
+    fn token(&self, body: Option<SecretString>) -> Result<SecretString, ApiError> {
+        if let Some(token) = body {
+            return Ok(token);
+        }
+        if !self.wanted {
+            return Err(ApiError::InvalidBody {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                detail: "missing field `refresh_token` (or send X-Refresh-Cookie: 1 with the \
+                         refresh cookie)"
+                    .into(),
+            });
+        }
+        if !self.same_origin {
+            return Err(ApiError::Forbidden(
+                "the refresh cookie is only accepted from this server's own pages",
+            ));
+        }
+        self.sent
+            .clone()
+            .ok_or(ApiError::Unauthorized("no session: sign in"))
+    }
+
+    /// The response with the refresh token as a cookie (and not in the body) when wanted.
+    fn respond<T: Serialize>(
+        &self,
+        status: StatusCode,
+        token: &SecretString,
+        body: impl FnOnce(Option<String>) -> T,
+    ) -> Response {
+        if !self.wanted {
+            return (status, Json(body(Some(token.expose_secret().to_owned())))).into_response();
+        }
+        let mut response = (status, Json(body(None))).into_response();
+        self.set_cookie(&mut response, token.expose_secret(), self.max_age_secs);
+        response
+    }
+
+    fn set_cookie(&self, response: &mut Response, value: &str, max_age: i64) {
+        let cookie = format!(
+            "{REFRESH_COOKIE}={value}; Path=/api/auth; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict"
+        );
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+}
+
+fn session_body(session: &Session) -> impl FnOnce(Option<String>) -> AuthResponse + '_ {
+    move |refresh_token| AuthResponse {
+        user: UserView::of(&session.user),
+        token: session.access_token.clone(),
+        expires_in: session.expires_in,
+        refresh_token,
+        success: true,
+    }
+}
+
 /// Create an account and sign in. New accounts try the pro plan for free.
 #[utoipa::path(post, path = "/api/auth/signup", tag = "auth", request_body = SignupRequest,
     responses((status = 201, body = AuthResponse), (status = 409, description = "Email taken", body = Problem),
-              (status = 422, body = Problem), (status = 429, body = Problem)))]
+              (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
 #[tracing::instrument(skip_all, err)]
 async fn signup(
+    State(accounts): State<Accounts>,
     State(state): State<AppState>,
     ip: ClientIp,
+    cookie: RefreshCookie,
     Json(body): Json<SignupRequest>,
-) -> Result<(StatusCode, Json<AuthResponse>), ApiError> {
+) -> Result<Response, ApiError> {
     limit_auth_attempts(&state, ip).await?;
-    let email = normalize_email(&body.email)?;
-    let name = check_name(&body.name)?;
-    check_password(&body.password)?;
-    let hash = state.passwords.hash(&body.password).await?;
-    let user = open_account(&state, email, name, Some(hash), None, "password").await?;
-    Ok((StatusCode::CREATED, Json(session(&state, &user).await?)))
+    let session = accounts
+        .sign_up(&body.email, &body.name, body.password)
+        .await?;
+    Ok(cookie.respond(
+        StatusCode::CREATED,
+        &session.refresh_token,
+        session_body(&session),
+    ))
 }
 
-/// Sign in with email and password.
+/// Sign in with email and password. After 5 failures for one account, each attempt waits
+/// twice as long as the last (at most a minute): a 429 says how long.
 #[utoipa::path(post, path = "/api/auth/signin", tag = "auth", request_body = SigninRequest,
-    responses((status = 200, body = AuthResponse), (status = 401, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 200, body = AuthResponse), (status = 401, body = Problem), (status = 429, body = Problem),
+              (status = 503, description = "Too many sign-ins being checked; retry", body = Problem)))]
 #[tracing::instrument(skip_all, err)]
 async fn signin(
+    State(accounts): State<Accounts>,
     State(state): State<AppState>,
     ip: ClientIp,
+    cookie: RefreshCookie,
     Json(body): Json<SigninRequest>,
-) -> Result<Json<AuthResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     limit_auth_attempts(&state, ip).await?;
-    // A malformed email cannot have an account: same answer, same work, as a wrong password.
-    let user = match normalize_email(&body.email) {
-        Ok(email) => state.store.user_by_email(&email).await?,
-        Err(_) => None,
-    };
-    let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
-    if !state.passwords.verify(&body.password, hash).await {
-        return Err(ApiError::InvalidCredentials);
-    }
-    let user = user.ok_or(ApiError::InvalidCredentials)?;
-    Ok(Json(signed_in(&state, &user, "password").await?))
+    let session = accounts.sign_in(&body.email, &body.password).await?;
+    Ok(cookie.respond(
+        StatusCode::OK,
+        &session.refresh_token,
+        session_body(&session),
+    ))
 }
 
 /// Sign in (or sign up) with a Google ID token.
 #[utoipa::path(post, path = "/api/auth/google", tag = "auth", request_body = GoogleRequest,
-    responses((status = 200, body = AuthResponse), (status = 401, body = Problem), (status = 503, body = Problem)))]
+    responses((status = 200, body = AuthResponse), (status = 401, body = Problem), (status = 429, body = Problem),
+              (status = 503, body = Problem)))]
 #[tracing::instrument(skip_all, err)]
 async fn google(
+    State(accounts): State<Accounts>,
     State(state): State<AppState>,
     ip: ClientIp,
+    cookie: RefreshCookie,
     Json(body): Json<GoogleRequest>,
-) -> Result<Json<AuthResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     limit_auth_attempts(&state, ip).await?;
     let verifier = state.google.as_ref().ok_or_else(|| {
         ApiError::Unavailable("Google sign-in is not configured on this server".into())
     })?;
     let identity = verifier.verify(&body.token).await?;
-    let email = normalize_email(&identity.email)
-        .map_err(|_| ApiError::Unauthorized("the Google account has no usable email"))?;
-    let user = match state.store.user_by_google_sub(&identity.sub).await? {
-        Some(user) => user,
-        None => match state.store.user_by_email(&email).await? {
-            // Linking to an existing account needs Google to vouch for the address.
-            Some(existing) if identity.email_verified => {
-                forget_user(&state, existing.id).await;
-                state
-                    .store
-                    .update_user(
-                        existing.id,
-                        UserPatch {
-                            google_sub: Some(identity.sub.clone()),
-                            ..UserPatch::default()
-                        },
-                    )
-                    .await?
-            }
-            Some(_) => {
-                return Err(ApiError::Unauthorized(
-                    "the Google account's email is not verified",
-                ));
-            }
-            None => {
-                if !identity.email_verified {
-                    return Err(ApiError::Unauthorized(
-                        "the Google account's email is not verified",
-                    ));
-                }
-                let name = identity
-                    .name
-                    .clone()
-                    .filter(|n| !n.trim().is_empty())
-                    .unwrap_or_else(|| email.clone());
-                let name = name.chars().take(100).collect();
-                open_account(
-                    &state,
-                    email,
-                    name,
-                    None,
-                    Some(identity.sub.clone()),
-                    "google",
-                )
-                .await?
-            }
-        },
-    };
-    Ok(Json(signed_in(&state, &user, "google").await?))
+    let session = accounts.sign_in_google(identity).await?;
+    Ok(cookie.respond(
+        StatusCode::OK,
+        &session.refresh_token,
+        session_body(&session),
+    ))
 }
 
-/// Trade a refresh token for a new access token and the next refresh token. Using a refresh
-/// token twice signs out every session of its family.
+/// Trade a refresh token for a new access token and the next refresh token. Of concurrent
+/// uses of one token one wins and the others get 401; using a token again later signs out
+/// every session of its family.
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200, body = RefreshResponse), (status = 401, body = Problem)))]
+    responses((status = 200, body = RefreshResponse), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 422, body = Problem)))]
 #[tracing::instrument(skip_all, err)]
 async fn refresh(
-    State(state): State<AppState>,
+    State(accounts): State<Accounts>,
+    cookie: RefreshCookie,
     Json(body): Json<RefreshRequest>,
-) -> Result<Json<RefreshResponse>, ApiError> {
-    use secrecy::ExposeSecret;
-    let hash = secret_hash(body.refresh_token.expose_secret());
-    match state
-        .store
-        .use_refresh_token(&hash, OffsetDateTime::now_utc())
-        .await?
-    {
-        RefreshUse::Rotated { user_id, family } => {
-            let user = state
-                .store
-                .user(user_id)
-                .await
-                .map_err(|_| ApiError::Unauthorized("the account no longer exists"))?;
-            let refresh_token = new_refresh_token(&state, user.id, family).await?;
-            Ok(Json(RefreshResponse {
-                token: state.tokens.issue(&user)?,
-                expires_in: state.tokens.ttl_secs(),
+) -> Result<Response, ApiError> {
+    let token = cookie.token(body.refresh_token)?;
+    let session = accounts.refresh(&token).await?;
+    Ok(
+        cookie.respond(StatusCode::OK, &session.refresh_token, |refresh_token| {
+            RefreshResponse {
+                token: session.access_token.clone(),
+                expires_in: session.expires_in,
                 refresh_token,
+                user: UserView::of(&session.user),
                 success: true,
-            }))
-        }
-        RefreshUse::Reused { user_id } => {
-            tracing::warn!(%user_id, "a used refresh token was presented again; its family is revoked");
-            state
-                .store
-                .record_event(Some(user_id), None, "auth.refresh_reuse", json!({}))
-                .await?;
-            Err(ApiError::Unauthorized(
-                "the refresh token was already used; sign in again",
-            ))
-        }
-        RefreshUse::Invalid => Err(ApiError::Unauthorized(
-            "the refresh token is invalid or has expired",
-        )),
-    }
+            }
+        }),
+    )
 }
 
-/// End a session: its refresh token family is revoked. Answers success for unknown tokens too.
+/// End a session: its refresh token family is revoked (and the refresh cookie cleared).
+/// Answers success for unknown tokens too.
 #[utoipa::path(post, path = "/api/auth/signout", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200, body = Success)))]
+    responses((status = 200, body = Success), (status = 403, body = Problem), (status = 422, body = Problem)))]
 #[tracing::instrument(skip_all, err)]
 async fn signout(
-    State(state): State<AppState>,
+    State(accounts): State<Accounts>,
+    cookie: RefreshCookie,
     Json(body): Json<RefreshRequest>,
-) -> Result<Json<Success>, ApiError> {
-    use secrecy::ExposeSecret;
-    let hash = secret_hash(body.refresh_token.expose_secret());
-    if let RefreshUse::Rotated { family, user_id } = state
-        .store
-        .use_refresh_token(&hash, OffsetDateTime::now_utc())
-        .await?
-    {
-        state.store.revoke_refresh_family(family).await?;
-        state
-            .store
-            .record_event(Some(user_id), None, "auth.signout", json!({}))
-            .await?;
+) -> Result<Response, ApiError> {
+    let token = match cookie.token(body.refresh_token) {
+        Ok(token) => Some(token),
+        // Signing out without a session is fine.
+        Err(ApiError::Unauthorized(_)) => None,
+        Err(e) => return Err(e),
+    };
+    if let Some(token) = token {
+        accounts.sign_out(&token).await?;
     }
-    Ok(Json(Success {
+    let mut response = Json(Success {
         success: true,
         message: None,
-    }))
+    })
+    .into_response();
+    if cookie.wanted {
+        cookie.set_cookie(&mut response, "", 0);
+    }
+    Ok(response)
 }
 
 /// Ask for a password-reset mail. The answer is the same whether or not the email has an
@@ -374,20 +447,13 @@ async fn signout(
     responses((status = 202, body = Success), (status = 429, body = Problem)))]
 #[tracing::instrument(skip_all, err)]
 async fn request_reset(
+    State(accounts): State<Accounts>,
     State(state): State<AppState>,
     ip: ClientIp,
     Json(body): Json<ResetRequest>,
 ) -> Result<(StatusCode, Json<Success>), ApiError> {
     limit_auth_attempts(&state, ip).await?;
-    if let Ok(email) = normalize_email(&body.email) {
-        // The lookup and the mail happen after the answer, so its timing says nothing.
-        let state = state.clone();
-        tokio::spawn(async move {
-            if let Err(e) = send_reset(&state, &email).await {
-                tracing::error!(error = %e, "sending a password reset failed");
-            }
-        });
-    }
+    accounts.request_reset(&body.email);
     Ok((
         StatusCode::ACCEPTED,
         Json(Success {
@@ -399,39 +465,17 @@ async fn request_reset(
 
 /// Set a new password with the token from a reset mail. Signs out every session.
 #[utoipa::path(post, path = "/api/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirm,
-    responses((status = 200, body = Success), (status = 400, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Success), (status = 400, body = Problem), (status = 422, body = Problem),
+              (status = 429, body = Problem), (status = 503, body = Problem)))]
 #[tracing::instrument(skip_all, err)]
 async fn confirm_reset(
+    State(accounts): State<Accounts>,
     State(state): State<AppState>,
     ip: ClientIp,
     Json(body): Json<ResetConfirm>,
 ) -> Result<Json<Success>, ApiError> {
-    use secrecy::ExposeSecret;
     limit_auth_attempts(&state, ip).await?;
-    check_password(&body.password)?;
-    let hash = secret_hash(body.token.expose_secret());
-    let user_id = state
-        .store
-        .consume_reset_token(&hash, OffsetDateTime::now_utc())
-        .await?
-        .ok_or(ApiError::InvalidToken)?;
-    let password_hash = state.passwords.hash(&body.password).await?;
-    state
-        .store
-        .update_user(
-            user_id,
-            UserPatch {
-                password_hash: Some(password_hash),
-                ..UserPatch::default()
-            },
-        )
-        .await?;
-    state.store.revoke_user_refresh_tokens(user_id).await?;
-    forget_user(&state, user_id).await;
-    state
-        .store
-        .record_event(Some(user_id), None, "auth.password_reset", json!({}))
-        .await?;
+    accounts.confirm_reset(&body.token, &body.password).await?;
     Ok(Json(Success {
         success: true,
         message: Some("password changed; sign in again".into()),
@@ -448,234 +492,27 @@ async fn me(user: CurrentUser) -> Json<MeResponse> {
     })
 }
 
-/// Creates an account on the free plan with the configured trial, logs the sign-up and queues
-/// the welcome mail. A taken email is a conflict (from the store's unique index, so two
-/// simultaneous sign-ups cannot both pass a check).
-async fn open_account(
-    state: &AppState,
-    email: String,
-    name: String,
-    password_hash: Option<String>,
-    google_sub: Option<String>,
-    method: &str,
-) -> Result<User, ApiError> {
-    let trial_ends_at = (state.settings.trial_days > 0)
-        .then(|| OffsetDateTime::now_utc() + time::Duration::days(state.settings.trial_days));
-    let user = state
-        .store
-        .create_user(NewUser {
-            email,
-            name,
-            password_hash,
-            google_sub,
-            role: Role::User,
-            plan: Plan::Free,
-            trial_ends_at,
-        })
-        .await
-        .map_err(|e| match e {
-            orrery_core::store::StoreError::Conflict(_) => {
-                ApiError::Conflict("an account with this email already exists".into())
-            }
-            other => other.into(),
-        })?;
-    state
-        .store
-        .record_event(
-            Some(user.id),
-            None,
-            "auth.signup",
-            json!({"method": method}),
-        )
-        .await?;
-    welcome(state, &user).await;
-    Ok(user)
-}
-
-/// Records a sign-in (activity, log, metric) and opens a session.
-async fn signed_in(state: &AppState, user: &User, method: &str) -> Result<AuthResponse, ApiError> {
-    state
-        .store
-        .touch_user(user.id, OffsetDateTime::now_utc())
-        .await?;
-    state
-        .store
-        .record_event(
-            Some(user.id),
-            None,
-            "auth.signin",
-            json!({"method": method}),
-        )
-        .await?;
-    state.metrics.signins.inc();
-    session(state, user).await
-}
-
-async fn session(state: &AppState, user: &User) -> Result<AuthResponse, ApiError> {
-    let refresh_token = new_refresh_token(state, user.id, Uuid::new_v4()).await?;
-    Ok(AuthResponse {
-        user: UserView::of(user),
-        token: state.tokens.issue(user)?,
-        expires_in: state.tokens.ttl_secs(),
-        refresh_token,
-        success: true,
-    })
-}
-
-async fn new_refresh_token(state: &AppState, user: Uuid, family: Uuid) -> Result<String, ApiError> {
-    let token = random_token(REFRESH_PREFIX);
-    let expires =
-        OffsetDateTime::now_utc() + time::Duration::days(state.settings.refresh_token_days);
-    state
-        .store
-        .create_refresh_token(user, family, &secret_hash(&token), expires)
-        .await?;
-    Ok(token)
-}
-
-async fn send_reset(state: &AppState, email: &str) -> anyhow::Result<()> {
-    let Some(user) = state.store.user_by_email(email).await? else {
-        return Ok(());
-    };
-    let token = random_token(RESET_PREFIX);
-    let expires =
-        OffsetDateTime::now_utc() + time::Duration::minutes(state.settings.reset_token_minutes);
-    state
-        .store
-        .create_reset_token(user.id, &secret_hash(&token), expires)
-        .await?;
-    let link = format!(
-        "{}/reset-password?token={token}",
-        state.settings.public_url.trim_end_matches('/')
-    );
-    enqueue(
-        state,
-        NewEmail {
-            user_id: Some(user.id),
-            to: user.email.clone(),
-            template: "password_reset".into(),
-            variables: json!({
-                "name": user.name,
-                "reset_url": link,
-                "expires_in_minutes": state.settings.reset_token_minutes,
-            }),
-            dedupe_key: None,
-        },
-    )
-    .await;
-    state
-        .store
-        .record_event(
-            Some(user.id),
-            None,
-            "auth.password_reset_requested",
-            json!({}),
-        )
-        .await?;
-    Ok(())
-}
-
-async fn welcome(state: &AppState, user: &User) {
-    enqueue(
-        state,
-        NewEmail {
-            user_id: Some(user.id),
-            to: user.email.clone(),
-            template: "welcome".into(),
-            variables: json!({
-                "name": user.name,
-                "trial_ends_at": user.trial_ends_at.map(mail_date).unwrap_or_default(),
-                "app_url": state.settings.public_url.trim_end_matches('/'),
-            }),
-            dedupe_key: Some(format!("welcome:{}", user.id)),
-        },
-    )
-    .await;
-}
-
-/// A lowercased, trimmed email of a plausible shape.
-pub fn normalize_email(raw: &str) -> Result<String, ApiError> {
-    let email = raw.trim().to_lowercase();
-    let bad = |m: &str| Err(ApiError::field("email", m));
-    if email.is_empty() || email.len() > 254 {
-        return bad("must be an email address of at most 254 characters");
-    }
-    let Some((local, domain)) = email.split_once('@') else {
-        return bad("must be an email address like name@example.com");
-    };
-    if local.is_empty()
-        || domain.len() < 3
-        || !domain.contains('.')
-        || domain.contains('@')
-        || domain.starts_with('.')
-        || domain.ends_with('.')
-    {
-        return bad("must be an email address like name@example.com");
-    }
-    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return bad("must not contain spaces");
-    }
-    Ok(email)
-}
-
-/// A trimmed display name of 1 to 100 characters.
-pub fn check_name(raw: &str) -> Result<String, ApiError> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::field("name", "must be 1 to 100 characters"));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(ApiError::field(
-            "name",
-            "must not contain control characters",
-        ));
-    }
-    Ok(name.to_owned())
-}
-
-/// 8 to 256 characters, not only spaces.
-pub fn check_password(password: &SecretString) -> Result<(), ApiError> {
-    use secrecy::ExposeSecret;
-    let p = password.expose_secret();
-    let n = p.chars().count();
-    if !(8..=256).contains(&n) || p.trim().is_empty() {
-        return Err(ApiError::field("password", "must be 8 to 256 characters"));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn emails_are_normalized_or_refused() {
-        assert_eq!(
-            normalize_email("  Ada@Example.COM ").unwrap(),
-            "ada@example.com"
+    fn the_refresh_cookie_is_only_taken_from_this_origin() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
+        assert!(!same_origin(&h, &[]));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
         );
-        for bad in [
-            "",
-            "ada",
-            "ada@",
-            "@example.com",
-            "ada@example",
-            "a da@example.com",
-            "a@b@c.com",
-            "ada@.com",
-        ] {
-            assert!(normalize_email(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn names_and_passwords_have_bounds() {
-        assert_eq!(check_name("  Ada ").unwrap(), "Ada");
-        assert!(check_name("").is_err());
-        assert!(check_name(&"x".repeat(101)).is_err());
-        assert!(check_name("a\u{0}b").is_err());
-        assert!(check_password(&SecretString::from("short")).is_err());
-        assert!(check_password(&SecretString::from("        ")).is_err());
-        assert!(check_password(&SecretString::from("long enough")).is_ok());
+        assert!(same_origin(&h, &[]));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
+        assert!(!same_origin(&h, &[]));
+        assert!(same_origin(&h, &["https://evil.example".to_owned()]));
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(!same_origin(&h, &[]));
     }
 }

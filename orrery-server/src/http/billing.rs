@@ -22,21 +22,21 @@ use orrery_core::billing::{
     BillingError, BillingEvent, BillingEventKind, BillingProvider, CheckoutRequest,
     SubscriptionState,
 };
-use orrery_core::store::{MonitoringStore, NewEmail, SubscriptionStore, UserPatch, UserStore};
+use orrery_core::store::UserPatch;
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::events::{AuditEvent, record};
 use crate::http::AppState;
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{CurrentUser, Json, forget_user};
+use crate::http::extract::{CurrentUser, Json};
 use crate::jobs::public_url;
-use crate::mail::{enqueue, mail_date};
+use crate::mail::{OutgoingMail, mail_date};
 
 /// The largest webhook body accepted. Stripe's events are a few kilobytes.
 pub const MAX_WEBHOOK_BYTES: usize = 256 * 1024;
@@ -183,15 +183,13 @@ async fn create_checkout(
         })
         .await
         .map_err(billing_error)?;
-    state
-        .store
-        .record_event(
-            Some(user.id()),
-            None,
-            "billing.checkout_started",
-            json!({"plan": plan}),
-        )
-        .await?;
+    record(
+        &*state.store,
+        Some(user.id()),
+        None,
+        AuditEvent::CheckoutStarted { plan },
+    )
+    .await?;
     Ok(Json(CheckoutResponse {
         checkout_url: url,
         success: true,
@@ -388,8 +386,8 @@ async fn process(
             let account = state.store.user(user_id).await?;
             if account.billing_customer_id.is_none() {
                 state
-                    .store
-                    .update_user(
+                    .accounts
+                    .update(
                         user_id,
                         UserPatch {
                             billing_customer_id: Some(customer_id.clone()),
@@ -397,7 +395,6 @@ async fn process(
                         },
                     )
                     .await?;
-                forget_user(state, user_id).await;
             }
             // The subscription as Stripe has it now, in case its own events are late or lost.
             if let Some(subscription_id) = subscription_id {
@@ -436,15 +433,16 @@ async fn process(
             amount_paid,
         } => {
             if let Some(user_id) = state.store.user_by_customer(customer_id).await? {
-                state
-                    .store
-                    .record_event(
-                        Some(user_id),
-                        None,
-                        "billing.invoice_paid",
-                        json!({"amount_paid": amount_paid, "subscription_id": subscription_id}),
-                    )
-                    .await?;
+                record(
+                    &*state.store,
+                    Some(user_id),
+                    None,
+                    AuditEvent::InvoicePaid {
+                        amount_paid: *amount_paid,
+                        subscription_id: subscription_id.clone(),
+                    },
+                )
+                .await?;
             }
             Ok(())
         }
@@ -461,30 +459,28 @@ async fn process(
                 .subscription(user_id)
                 .await?
                 .map_or(user.plan, |r| r.state.plan);
-            state
-                .store
-                .record_event(
-                    Some(user_id),
-                    None,
-                    "billing.payment_failed",
-                    json!({"subscription_id": subscription_id}),
-                )
-                .await?;
-            enqueue(
-                state,
-                NewEmail {
-                    user_id: Some(user_id),
-                    to: user.email.clone(),
-                    template: "payment_failed".into(),
-                    variables: json!({
-                        "name": user.name,
-                        "plan": plan,
-                        "billing_url": format!("{}/billing", public_url(state)),
-                    }),
-                    dedupe_key: Some(format!("{}:payment_failed", event.id)),
+            record(
+                &*state.store,
+                Some(user_id),
+                None,
+                AuditEvent::PaymentFailed {
+                    subscription_id: subscription_id.clone(),
                 },
             )
-            .await;
+            .await?;
+            state
+                .outbox
+                .send(
+                    user_id,
+                    &user.email,
+                    OutgoingMail::PaymentFailed {
+                        name: user.name.clone(),
+                        plan,
+                        billing_url: format!("{}/billing", public_url(state)),
+                    },
+                    Some(format!("{}:payment_failed", event.id)),
+                )
+                .await;
             Ok(())
         }
         _ => {
@@ -523,8 +519,8 @@ pub async fn apply_state(
     let billing_url = format!("{}/billing", public_url(state));
     if plan != user.plan {
         state
-            .store
-            .update_user(
+            .accounts
+            .update(
                 user_id,
                 UserPatch {
                     plan: Some(plan),
@@ -532,67 +528,75 @@ pub async fn apply_state(
                 },
             )
             .await?;
-        forget_user(state, user_id).await;
-        state
-            .store
-            .record_event(
-                Some(user_id),
-                None,
-                "billing.plan_changed",
-                json!({"from": user.plan, "to": plan, "subscription_id": newest.subscription_id, "status": newest.status}),
-            )
-            .await?;
-        let template = if plan > user.plan {
-            "plan_upgraded"
-        } else {
-            "plan_downgraded"
-        };
-        enqueue(
-            state,
-            NewEmail {
-                user_id: Some(user_id),
-                to: user.email.clone(),
-                template: template.into(),
-                variables: json!({
-                    "name": user.name,
-                    "plan": plan,
-                    "previous_plan": user.plan,
-                    "billing_url": billing_url,
-                }),
-                dedupe_key: Some(format!("{cause}:{template}")),
+        record(
+            &*state.store,
+            Some(user_id),
+            None,
+            AuditEvent::PlanChanged {
+                from: user.plan,
+                to: plan,
+                subscription_id: newest.subscription_id.clone(),
+                status: newest.status,
             },
         )
-        .await;
+        .await?;
+        let (name, previous_plan, billing_url) =
+            (user.name.clone(), user.plan, billing_url.clone());
+        let (mail, template) = if plan > user.plan {
+            let mail = OutgoingMail::PlanUpgraded {
+                name,
+                plan,
+                previous_plan,
+                billing_url,
+            };
+            (mail, "plan_upgraded")
+        } else {
+            let mail = OutgoingMail::PlanDowngraded {
+                name,
+                plan,
+                previous_plan,
+                billing_url,
+            };
+            (mail, "plan_downgraded")
+        };
+        state
+            .outbox
+            .send(
+                user_id,
+                &user.email,
+                mail,
+                Some(format!("{cause}:{template}")),
+            )
+            .await;
     }
     let was_canceling = before.as_ref().is_some_and(|b| {
         b.state.subscription_id == newest.subscription_id && b.state.cancel_at_period_end
     });
     if newest.cancel_at_period_end && newest.status.grants_plan() && !was_canceling {
-        state
-            .store
-            .record_event(
-                Some(user_id),
-                None,
-                "billing.cancel_scheduled",
-                json!({"subscription_id": newest.subscription_id, "ends_at": newest.current_period_end}),
-            )
-            .await?;
-        enqueue(
-            state,
-            NewEmail {
-                user_id: Some(user_id),
-                to: user.email.clone(),
-                template: "subscription_canceled".into(),
-                variables: json!({
-                    "name": user.name,
-                    "plan": newest.plan,
-                    "ends_at": newest.current_period_end.map(mail_date).unwrap_or_default(),
-                    "billing_url": billing_url,
-                }),
-                dedupe_key: Some(format!("{cause}:subscription_canceled")),
+        record(
+            &*state.store,
+            Some(user_id),
+            None,
+            AuditEvent::CancelScheduled {
+                subscription_id: newest.subscription_id.clone(),
+                ends_at: newest.current_period_end,
             },
         )
-        .await;
+        .await?;
+        state
+            .outbox
+            .send(
+                user_id,
+                &user.email,
+                OutgoingMail::SubscriptionCanceled {
+                    name: user.name.clone(),
+                    plan: newest.plan,
+                    ends_at: newest.current_period_end.map(mail_date).unwrap_or_default(),
+                    billing_url,
+                },
+                Some(format!("{cause}:subscription_canceled")),
+            )
+            .await;
     }
     Ok(())
 }
@@ -666,8 +670,8 @@ async fn customer(
         .await
         .map_err(billing_error)?;
     state
-        .store
-        .update_user(
+        .accounts
+        .update(
             account.id,
             UserPatch {
                 billing_customer_id: Some(id.clone()),
@@ -675,7 +679,6 @@ async fn customer(
             },
         )
         .await?;
-    forget_user(state, account.id).await;
     Ok(id)
 }
 

@@ -57,6 +57,9 @@ pub enum ApiError {
     /// No such thing, or not yours.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The route exists, but not with this method.
+    #[error("this route does not take this method")]
+    MethodNotAllowed,
     /// The write conflicts with what is stored.
     #[error("{0}")]
     Conflict(String),
@@ -86,6 +89,12 @@ pub enum ApiError {
     /// Too many requests.
     #[error("too many requests; retry in {retry_after} s")]
     RateLimited {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+    /// The server is too busy for this request now (its queue of expensive work is full).
+    #[error("the server is busy; retry in {retry_after} s")]
+    Overloaded {
         /// Seconds to wait.
         retry_after: u64,
     },
@@ -144,12 +153,15 @@ impl ApiError {
             ApiError::Unauthorized(_) | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_)
             | ApiError::VersionConflict { .. }
             | ApiError::BreakingChange { .. } => StatusCode::CONFLICT,
             ApiError::PlanLimit(_) => StatusCode::PAYMENT_REQUIRED,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Overloaded { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -175,12 +187,14 @@ impl ApiError {
             ApiError::InvalidToken => ("invalid-token", "Invalid or expired token"),
             ApiError::Forbidden(_) => ("forbidden", "Forbidden"),
             ApiError::NotFound(_) => ("not-found", "Not found"),
+            ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
             ApiError::Conflict(_) => ("conflict", "Conflict"),
             ApiError::VersionConflict { .. } => ("version-conflict", "Version conflict"),
             ApiError::BreakingChange { .. } => ("breaking-change", "Breaking interface change"),
             ApiError::PlanLimit(_) => ("plan-limit", "Plan limit reached"),
             ApiError::RateLimited { .. } => ("rate-limited", "Too many requests"),
             ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
+            ApiError::Overloaded { .. } => ("overloaded", "Server busy"),
             ApiError::BadGateway(_) => ("bad-gateway", "Upstream service failed"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
         }
@@ -191,8 +205,10 @@ impl ApiError {
         let status = self.status();
         let (slug, title) = self.kind();
         let detail = if status.is_server_error()
-            && !matches!(self, ApiError::Unavailable(_) | ApiError::BadGateway(_))
-        {
+            && !matches!(
+                self,
+                ApiError::Unavailable(_) | ApiError::BadGateway(_) | ApiError::Overloaded { .. }
+            ) {
             "the server failed to handle this request; it has been logged".to_owned()
         } else {
             self.to_string()
@@ -225,7 +241,7 @@ impl ApiError {
                 extensions.insert("needed".into(), json!(limit.needed));
                 extensions.insert("upgrade_to".into(), json!(limit.upgrade_to));
             }
-            ApiError::RateLimited { retry_after } => {
+            ApiError::RateLimited { retry_after } | ApiError::Overloaded { retry_after } => {
                 extensions.insert("retry_after".into(), json!(retry_after));
             }
             _ => {}
@@ -254,7 +270,7 @@ impl IntoResponse for ApiError {
         )
             .into_response();
         match &self {
-            ApiError::RateLimited { retry_after } => {
+            ApiError::RateLimited { retry_after } | ApiError::Overloaded { retry_after } => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                     response.headers_mut().insert(header::RETRY_AFTER, v);
                 }
@@ -278,6 +294,11 @@ impl From<StoreError> for ApiError {
                 ApiError::Conflict(format!("{what} conflicts with existing data"))
             }
             StoreError::Limit(message) => ApiError::BadRequest(message),
+            // The store's own rules on what it is given: the input is wrong, not the server.
+            StoreError::Invalid(message) => ApiError::InvalidBody {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                detail: message,
+            },
             other => ApiError::Internal(other.into()),
         }
     }

@@ -1,7 +1,7 @@
 //! `/api/events`: the account's own activity log (graph changes, sign-ins, keys…).
 
 use axum::extract::State;
-use orrery_core::store::{EventFilter, MonitoringEvent, MonitoringStore};
+use orrery_core::store::{EventFilter, MonitoringEvent};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use orrery_core::Plan;
 use orrery_core::plan::{LimitKind, TrialRules};
-use orrery_core::store::{ApiKeyStore, Role, UsageStore, User, UserStore};
+use orrery_core::store::{Role, User};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -20,10 +20,76 @@ use crate::auth::{API_KEY_PREFIX, secret_hash};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 
-/// A JSON body; a malformed one is a problem, like every other error.
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON body; a malformed one is a problem, like every other error. A string anywhere in the
+/// body that holds NUL (`\u0000`) is refused here, for every route at once: PostgreSQL cannot
+/// store it in text or jsonb, and no field of the API has a use for it.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Json<T>, ApiError> {
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::InvalidBody {
+                status: axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                detail: "Expected request with `Content-Type: application/json`".into(),
+            });
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| ApiError::InvalidBody {
+                status: rejection.status(),
+                detail: rejection.body_text(),
+            })?;
+        if has_nul_escape(&bytes) {
+            return Err(ApiError::InvalidBody {
+                status: axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                detail: "strings must not contain the NUL character (\\u0000)".into(),
+            });
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
+        Ok(Json(value))
+    }
+}
+
+/// Whether the request says its body is JSON (`application/json` or `application/*+json`).
+fn json_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    let Some((kind, sub)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (sub.eq_ignore_ascii_case("json")
+            || sub.len() > 5 && sub[sub.len() - 5..].eq_ignore_ascii_case("+json"))
+}
+
+/// Whether JSON text holds a `\u0000` escape (the only way JSON can carry NUL): escapes are
+/// skipped pairwise, so an escaped backslash followed by `u0000` is text, not NUL.
+pub fn has_nul_escape(json: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(at) = json[i..].iter().position(|&b| b == b'\\') {
+        let at = i + at;
+        if json.get(at + 1) == Some(&b'u') && json.get(at + 2..at + 6) == Some(&b"0000"[..]) {
+            return true;
+        }
+        i = at + 2;
+        if i >= json.len() {
+            return false;
+        }
+    }
+    false
+}
 
 impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
@@ -31,15 +97,58 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
     }
 }
 
-/// Path parameters; a malformed one is a 400 problem.
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
+/// Path parameters; a malformed one (or one holding NUL) is a 400 problem.
+#[derive(Debug)]
 pub struct Path<T>(pub T);
 
-/// Query parameters; a malformed one is a 400 problem.
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Path<T>, ApiError> {
+        if has_encoded_nul(parts.uri.path()) {
+            return Err(ApiError::BadRequest(
+                "invalid path: it must not contain the NUL character (%00)".into(),
+            ));
+        }
+        let axum::extract::Path(value) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(Path(value))
+    }
+}
+
+/// Query parameters; a malformed one (or one holding NUL) is a 400 problem.
+#[derive(Debug)]
 pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Query<T>, ApiError> {
+        if parts.uri.query().is_some_and(has_encoded_nul) {
+            return Err(ApiError::BadRequest(
+                "invalid query: it must not contain the NUL character (%00)".into(),
+            ));
+        }
+        let axum::extract::Query(value) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Query(value))
+    }
+}
+
+/// Whether a URI part holds a percent-encoded NUL (a raw one cannot be in a URI).
+fn has_encoded_nul(text: &str) -> bool {
+    text.as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
+}
 
 /// Who made an authenticated call, for the usage record written after the response.
 #[derive(Clone, Copy, Debug)]
@@ -126,12 +235,21 @@ impl FromRequestParts<AppState> for CurrentUser {
         } else {
             (state.tokens.verify(credential)?.sub, None)
         };
-        let user = cached_user(state, user_id)
+        let user = state
+            .accounts
+            .cached(user_id)
             .await?
             .ok_or(ApiError::Unauthorized("the account no longer exists"))?;
         let now = OffsetDateTime::now_utc();
         let plan = effective_plan(&user, now);
-        let limits = plan.limits();
+        // Operators are held to the best plan's rate and to no monthly quota: a busy support
+        // day must not lock the admin console.
+        let admin = user.role == Role::Admin;
+        let limits = if admin {
+            Plan::Enterprise.limits()
+        } else {
+            plan.limits()
+        };
         // Per key (or per account for access tokens), per minute.
         let rate_key = match api_key_id {
             Some(key) => format!("key:{key}"),
@@ -150,6 +268,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
         if let Some(allowed) = limits
             .api_calls_per_month
+            .filter(|_| !admin)
             .map(|a| a.saturating_mul(u64::from(state.settings.limits_scale)))
         {
             let month_start = now
@@ -340,40 +459,40 @@ pub fn revoked_key_marker(id: Uuid) -> String {
     format!("revoked-key:{id}")
 }
 
-/// The cache key of an account.
-pub fn user_cache_key(id: Uuid) -> String {
-    format!("user:{id}")
-}
-
-/// An account, through the cache (which never holds its credentials).
-pub async fn cached_user(state: &AppState, id: Uuid) -> Result<Option<User>, ApiError> {
-    let key = user_cache_key(id);
-    if let Some(bytes) = state.shared.get(&key).await
-        && let Ok(user) = serde_json::from_slice::<User>(&bytes)
-    {
-        return Ok(Some(user));
-    }
-    let user = match state.store.user(id).await {
-        Ok(user) => user,
-        Err(orrery_core::store::StoreError::NotFound(_)) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    if let Ok(bytes) = serde_json::to_vec(&user) {
-        state.shared.set(&key, bytes, AUTH_CACHE_TTL).await;
-    }
-    Ok(Some(user))
-}
-
-/// Forgets a cached account (after any change to it).
-pub async fn forget_user(state: &AppState, id: Uuid) {
-    state.shared.delete(&user_cache_key(id)).await;
-}
-
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;
 
     use super::*;
+
+    #[test]
+    fn nul_escapes_are_found_and_escaped_backslashes_are_not() {
+        assert!(has_nul_escape(br#"{"a":"x\u0000y"}"#));
+        assert!(has_nul_escape(br#"["\u0000"]"#));
+        assert!(has_nul_escape(br#"{"a":"\\\u0000"}"#));
+        assert!(!has_nul_escape(br#"{"a":"\\u0000"}"#));
+        assert!(!has_nul_escape(br#"{"a":"\u0001 \n"}"#));
+        assert!(!has_nul_escape(b"\\"));
+        assert!(!has_nul_escape(b""));
+        assert!(has_encoded_nul("search=a%00b"));
+        assert!(!has_encoded_nul("search=a%0Ab"));
+    }
+
+    #[test]
+    fn json_content_types() {
+        let mut h = HeaderMap::new();
+        assert!(!json_content_type(&h));
+        for (value, ok) in [
+            ("application/json", true),
+            ("application/json; charset=utf-8", true),
+            ("application/merge-patch+json", true),
+            ("text/json", false),
+            ("application/jsonx", false),
+        ] {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(value));
+            assert_eq!(json_content_type(&h), ok, "{value}");
+        }
+    }
 
     #[test]
     fn cached_accounts_never_hold_credentials() {

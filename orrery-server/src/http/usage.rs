@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use orrery_core::plan::trial_days_remaining;
-use orrery_core::store::{EventFilter, Granularity, GraphStore, MonitoringStore, Page, UsageStore};
+use orrery_core::store::{EventFilter, Granularity, Page};
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime, Time};
 use utoipa::{IntoParams, ToSchema};
@@ -169,7 +169,10 @@ async fn history(
     };
     let start = match &q.start_date {
         Some(d) => parse_date("start_date", d)?,
-        None => end - time::Duration::days(30),
+        None => end
+            .checked_sub(time::Duration::days(30))
+            .unwrap_or(HISTORY_FIRST_DAY)
+            .max(HISTORY_FIRST_DAY),
     };
     if start > end {
         return Err(ApiError::field("start_date", "must not be after end_date"));
@@ -187,7 +190,8 @@ async fn history(
         _ => return Err(ApiError::field("granularity", "must be day, week or month")),
     };
     let from = start.midnight().assume_utc();
-    let to = (end + time::Duration::days(1)).midnight().assume_utc();
+    // `end` is at most HISTORY_LAST_DAY, so the next day exists.
+    let to = end.next_day().unwrap_or(end).midnight().assume_utc();
     let buckets = state
         .store
         .usage_history(user.id(), from, to, granularity)
@@ -207,9 +211,24 @@ async fn history(
     }))
 }
 
+/// The first day usage history can be asked about.
+pub const HISTORY_FIRST_DAY: Date = time::macros::date!(2000 - 01 - 01);
+/// The last day usage history can be asked about.
+pub const HISTORY_LAST_DAY: Date = time::macros::date!(9999 - 12 - 30);
+
+/// A `YYYY-MM-DD` date between [`HISTORY_FIRST_DAY`] and [`HISTORY_LAST_DAY`], so that the
+/// day arithmetic below cannot leave the calendar.
 fn parse_date(field: &'static str, text: &str) -> Result<Date, ApiError> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(text, &format).map_err(|_| ApiError::field(field, "must be a date like 2026-11-25"))
+    let date = Date::parse(text, &format)
+        .map_err(|_| ApiError::field(field, "must be a date like 2026-11-25"))?;
+    if !(HISTORY_FIRST_DAY..=HISTORY_LAST_DAY).contains(&date) {
+        return Err(ApiError::field(
+            field,
+            format!("must be between {HISTORY_FIRST_DAY} and {HISTORY_LAST_DAY}"),
+        ));
+    }
+    Ok(date)
 }
 
 fn month_start(date: Date) -> time::PrimitiveDateTime {

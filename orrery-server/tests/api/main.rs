@@ -11,6 +11,7 @@ mod bad_input;
 mod billing;
 mod google;
 mod graphs;
+mod hardening;
 mod health;
 mod helpers;
 mod isolation;

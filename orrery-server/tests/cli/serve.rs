@@ -93,7 +93,11 @@ fn admin_create_user_bootstraps_an_admin_once() {
     };
     let short = run("short\n");
     assert_eq!(short.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8 characters"));
+    assert!(
+        String::from_utf8_lossy(&short.stderr).contains("8 to 256 characters"),
+        "{}",
+        String::from_utf8_lossy(&short.stderr)
+    );
     let created = run("a very good password\n");
     assert!(
         created.status.success(),
@@ -113,6 +117,29 @@ fn admin_create_user_bootstraps_an_admin_once() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&generated.stdout).contains("password (shown once): "));
+    // The sign-up rules hold here too: the same code path.
+    for (email, complaint) in [
+        ("nobody@localhost", "name@example.com"),
+        ("r\u{200b}oot@example.com", "invisible"),
+        ("\u{0430}dmin@example.com", "scripts"),
+    ] {
+        let refused = orrery_in(dir.path())
+            .args(["admin", "create-user", "--email", email])
+            .output()
+            .unwrap();
+        assert_eq!(refused.status.code(), Some(2), "{email}");
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains(complaint),
+            "{email}: {}",
+            String::from_utf8_lossy(&refused.stderr)
+        );
+    }
+    // Full-width letters are the same address as the ASCII ones.
+    let twin = orrery_in(dir.path())
+        .args(["admin", "create-user", "--email", "ｏｐｓ@example.com"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&twin.stderr).contains("already exists"));
 }
 
 #[test]
