@@ -39,6 +39,7 @@ describe('sessions', () => {
     await client.restore();
     expect(calls[0]?.body).toEqual({});
     expect(calls[0]?.headers['X-Refresh-Cookie']).toBe('1');
+    expect(calls[0]?.keepalive).toBe(true);
     expect(calls[1]?.headers.Authorization).toBe('Bearer t2');
     expect(client.getState()).toEqual({ status: 'signed-in', user: USER });
   });

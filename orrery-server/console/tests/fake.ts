@@ -7,6 +7,7 @@ export interface Call {
   method: string;
   headers: Record<string, string>;
   body: unknown;
+  keepalive: boolean;
 }
 
 type Responder = (call: Call) => Response | Promise<Response>;
@@ -34,6 +35,7 @@ export function fakeClient(routes: Record<string, Responder | Responder[]>) {
         method: init?.method ?? 'GET',
         headers,
         body: typeof init?.body === 'string' ? JSON.parse(init.body) : null,
+        keepalive: init?.keepalive ?? false,
       };
       calls.push(call);
       const key = `${call.method} ${call.url.split('?')[0]}`;

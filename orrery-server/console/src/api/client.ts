@@ -32,6 +32,8 @@ export interface RequestOptions {
   /** Send the access token and refresh it on a 401 (default true). */
   auth?: boolean;
   headers?: Record<string, string>;
+  /** Let the request finish if the page is left (see {@link ApiClient.refresh}). */
+  keepalive?: boolean;
 }
 
 /** The parts of the platform the client uses, replaceable in tests. */
@@ -148,14 +150,15 @@ export class ApiClient {
    * Trades the refresh cookie for a new access token. Concurrent callers share one request, and
    * tabs take turns (a refresh token is single use: two tabs presenting the same one would
    * revoke the session). Answers whether the session goes on; throws when the server could not
-   * tell (offline, 5xx).
+   * tell (offline, 5xx). The request outlives the page (`keepalive`): a reload while it runs
+   * must not drop the rotated cookie, or the next refresh would present a used token.
    */
   refresh(): Promise<boolean> {
     if (this.refreshing) return this.refreshing;
     const run = async (): Promise<boolean> => {
       const response = await this.send(
         '/api/auth/refresh',
-        { method: 'POST', body: {}, headers: REFRESH_HEADER },
+        { method: 'POST', body: {}, headers: REFRESH_HEADER, keepalive: true },
         null,
       );
       // No cookie, a used or expired one, or a request from elsewhere: the session is over.
@@ -223,6 +226,7 @@ export class ApiClient {
         headers,
         body: options.body === undefined ? null : JSON.stringify(options.body),
         credentials: 'same-origin',
+        keepalive: options.keepalive ?? false,
       });
     } catch {
       throw ApiProblem.network();
