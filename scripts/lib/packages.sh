@@ -8,6 +8,7 @@ orrery_packages=(
   "/usr/lib/x86_64-linux-gnu/libvulkan.so.1:libvulkan1"
   "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json:mesa-vulkan-drivers"
   "/usr/lib/x86_64-linux-gnu/libEGL_mesa.so.0:libegl-mesa0"
+  "chromium:chromium"
 )
 
 ensure_packages() {

@@ -1,5 +1,5 @@
-//! Health, readiness, metrics, the OpenAPI document and docs page, and the headers every
-//! response carries.
+//! Health, readiness, metrics, the OpenAPI document and docs page, the web console, and the
+//! headers every response carries.
 
 use reqwest::Method;
 
@@ -10,7 +10,8 @@ both!(
     health_readiness_and_metrics_answer,
     every_route_is_in_the_openapi_document,
     responses_carry_security_headers_and_request_ids,
-    cors_allows_only_listed_origins
+    cors_allows_only_listed_origins,
+    the_console_answers_every_page_and_caches_only_hashed_files
 );
 
 async fn health_readiness_and_metrics_answer(backend: Backend) {
@@ -35,7 +36,7 @@ async fn health_readiness_and_metrics_answer(backend: Backend) {
         "{text}"
     );
     assert!(text.contains("orrery_uptime_seconds"));
-    app.call(Method::GET, "/no/such/route", None, None)
+    app.call(Method::GET, "/api/no/such/route", None, None)
         .await
         .problem(404, "not-found");
 }
@@ -155,4 +156,81 @@ async fn cors_allows_only_listed_origins(backend: Backend) {
     );
     let other = app.send(preflight("https://evil.example")).await;
     assert!(other.headers.get("access-control-allow-origin").is_none());
+}
+
+async fn the_console_answers_every_page_and_caches_only_hashed_files(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let home = app.call(Method::GET, "/", None, None).await;
+    assert_eq!(home.status, 200);
+    let html = String::from_utf8(home.bytes.clone()).unwrap();
+    if html.contains("without its web console") {
+        // Built with ORRERY_SKIP_CONSOLE=1: the page says how to get it, and that is all.
+        assert!(html.contains("Node.js"), "{html}");
+        return;
+    }
+    let csp = home.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("http"),
+        "{csp}"
+    );
+    assert_eq!(home.headers["cache-control"], "no-cache");
+    assert!(
+        home.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+
+    // Deep links answer the app itself, so a reload works.
+    for page in [
+        "/graphs/7b1e0d7e-1f4e-4a9e-9a51-0c2b1d3e4f50",
+        "/reset-password?token=x",
+        "/billing",
+    ] {
+        let reply = app.call(Method::GET, page, None, None).await;
+        assert_eq!(reply.status, 200, "{page}");
+        assert_eq!(reply.bytes, home.bytes, "{page}");
+    }
+    let etag = home.headers["etag"].clone();
+    let again = app
+        .send(
+            app.request(Method::GET, "/signin")
+                .header("if-none-match", etag),
+        )
+        .await;
+    assert_eq!(again.status, 304);
+
+    // Hashed files are cached for a year, with their type.
+    let script = html
+        .split('"')
+        .find(|s| s.starts_with("/assets/") && s.ends_with(".js"))
+        .expect("index.html names its script");
+    let reply = app.call(Method::GET, script, None, None).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.headers["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(
+        reply.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    let missing = app
+        .call(Method::GET, "/assets/missing-0000.js", None, None)
+        .await;
+    assert_eq!(missing.status, 404);
+
+    // The API keeps its own answers.
+    app.call(Method::POST, "/graphs", None, None)
+        .await
+        .problem(404, "not-found");
+    let docs = app.call(Method::GET, "/docs", None, None).await;
+    let csp = docs.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        !csp.contains("http"),
+        "the reference loads nothing from elsewhere: {csp}"
+    );
 }
