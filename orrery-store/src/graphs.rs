@@ -102,12 +102,12 @@ row! {
 }
 
 /// A document made ready for the database outside any transaction.
-struct Prepared {
-    json: String,
-    digest: Digest,
-    node_count: i64,
+pub(crate) struct Prepared {
+    pub(crate) json: String,
+    pub(crate) digest: Digest,
+    pub(crate) node_count: i64,
     /// `(node, agent id, pinned digest)` of every node that uses a custom agent.
-    refs: Vec<(String, String, Option<Digest>)>,
+    pub(crate) refs: Vec<(String, String, Option<Digest>)>,
 }
 
 /// Agent reference rows per insert statement (4 parameters each, well under both backends'
@@ -144,7 +144,7 @@ impl GraphStore for Store {
         if let Some(agent_id) = &graph.agent_id {
             limits::agent_id(agent_id)?;
         }
-        let doc = self.prepare(&graph.document)?;
+        let doc = prepare(&graph.document, self.options.max_document_bytes)?;
         let id = Uuid::now_v7();
         tracing::Span::current().record("graph_id", tracing::field::display(id));
         let now = Ts::now();
@@ -254,7 +254,7 @@ impl GraphStore for Store {
         let doc = update
             .document
             .as_ref()
-            .map(|d| self.prepare(d))
+            .map(|d| prepare(d, self.options.max_document_bytes))
             .transpose()?;
         let now = Ts::now();
         let row = with_db!(self, |db, pg| {
@@ -602,30 +602,29 @@ impl GraphStore for Store {
     }
 }
 
-impl Store {
-    /// The document's JSON, digest and agent references, checked against the size limit.
-    fn prepare(&self, graph: &Graph) -> StoreResult<Prepared> {
-        let json = graph.to_json();
-        limits::json("graph document", &json, self.options.max_document_bytes)?;
-        let refs = graph
-            .nodes
-            .iter()
-            .filter_map(|node| {
-                let agent = node.agent.as_ref()?;
-                let pinned = match agent.version {
-                    AgentVersion::Pinned(digest) => Some(digest),
-                    AgentVersion::Latest => None,
-                };
-                Some((node.id.clone(), agent.id.clone(), pinned))
-            })
-            .collect();
-        Ok(Prepared {
-            json,
-            digest: graph.digest(),
-            node_count: i64::try_from(graph.nodes.len()).unwrap_or(i64::MAX),
-            refs,
+/// The document's JSON, digest and agent references, checked against the size limit (both
+/// stores prepare documents here, so they accept the same ones).
+pub(crate) fn prepare(graph: &Graph, max_document_bytes: usize) -> StoreResult<Prepared> {
+    let json = graph.to_json();
+    limits::json("graph document", &json, max_document_bytes)?;
+    let refs = graph
+        .nodes
+        .iter()
+        .filter_map(|node| {
+            let agent = node.agent.as_ref()?;
+            let pinned = match agent.version {
+                AgentVersion::Pinned(digest) => Some(digest),
+                AgentVersion::Latest => None,
+            };
+            Some((node.id.clone(), agent.id.clone(), pinned))
         })
-    }
+        .collect();
+    Ok(Prepared {
+        json,
+        digest: graph.digest(),
+        node_count: i64::try_from(graph.nodes.len()).unwrap_or(i64::MAX),
+        refs,
+    })
 }
 
 impl TryFrom<&SummaryRow> for GraphSummary {

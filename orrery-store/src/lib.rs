@@ -2,12 +2,14 @@
 //! default) and PostgreSQL, with sqlx. Start with [`Store::connect`]: the URL picks the backend
 //! (`sqlite://path?mode=rwc`, `sqlite::memory:`, `postgres://…`), the embedded migrations are
 //! applied, and the [`Store`] implements every trait of [`orrery_core::store`].
+//! [`MemoryStore`] implements them too, with the same semantics and no database (for tests and
+//! embedders).
 //!
 //! Invariants:
 //! - callers only see the storage traits and [`StoreError`]; no SQL text leaks out (causes are
 //!   logged with `tracing` and boxed in [`StoreError::Backend`]);
-//! - both backends behave the same: one conformance suite (`tests/conformance`) runs every
-//!   case on each;
+//! - every backend behaves the same: one conformance suite (`tests/conformance`) runs every
+//!   case on SQLite, PostgreSQL and the memory store;
 //! - a saved document becomes an immutable version in the same transaction as the head update,
 //!   and an update from a stale version is a `Conflict`, never a lost update;
 //! - every call that reaches one account's private rows takes that account's id, and "not
@@ -23,6 +25,7 @@ mod export;
 mod graphs;
 mod keys;
 mod limits;
+mod memory;
 mod subscriptions;
 mod tokens;
 mod usage;
@@ -36,6 +39,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use orrery_core::store::{StoreError, StoreResult};
+
+pub use crate::memory::MemoryStore;
 
 use crate::db::{Pool, map_err};
 
@@ -72,6 +77,8 @@ pub enum Backend {
     Sqlite,
     /// PostgreSQL.
     Postgres,
+    /// No database: [`MemoryStore`].
+    Memory,
 }
 
 impl Backend {
@@ -80,6 +87,7 @@ impl Backend {
         match self {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
+            Backend::Memory => "memory",
         }
     }
 }

@@ -252,7 +252,7 @@ impl UsageStore for Store {
 
 /// The first day of the period `day` falls in: itself, its ISO week's Monday, or the first of
 /// its month.
-fn period_start(day: Date, granularity: Granularity) -> Date {
+pub(crate) fn period_start(day: Date, granularity: Granularity) -> Date {
     match granularity {
         Granularity::Day => day,
         Granularity::Week => {

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::Store;
 use crate::db::{DbResult, Ts, contains_pattern, corrupt, count, page_bounds, row, with_db};
-use crate::limits::{self, MAX_EMAIL, MAX_NAME, MAX_TOKEN};
+use crate::limits::{self, MAX_EMAIL, MAX_TOKEN, MAX_USER_NAME};
 
 pub(crate) const USER_COLUMNS: &str = "id, email, name, password_hash, google_sub, role, plan, \
     trial_ends_at, billing_customer_id, created_at, last_seen_at";
@@ -56,7 +56,7 @@ impl UserStore for Store {
     #[tracing::instrument(skip_all)]
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
         let email = normalize_email(&user.email)?;
-        limits::required("name", &user.name, MAX_NAME)?;
+        limits::required("name", &user.name, MAX_USER_NAME)?;
         check_secretish(user.password_hash.as_deref(), user.google_sub.as_deref())?;
         let id = Uuid::now_v7();
         let now = Ts::now();
@@ -128,7 +128,7 @@ impl UserStore for Store {
     #[tracing::instrument(skip_all, fields(user_id = %id))]
     async fn update_user(&self, id: Uuid, patch: UserPatch) -> StoreResult<User> {
         if let Some(name) = &patch.name {
-            limits::required("name", name, MAX_NAME)?;
+            limits::required("name", name, MAX_USER_NAME)?;
         }
         check_secretish(patch.password_hash.as_deref(), patch.google_sub.as_deref())?;
         if let Some(customer) = &patch.billing_customer_id {
@@ -267,7 +267,7 @@ impl UserStore for Store {
 }
 
 /// The stored form of an email address: trimmed, lowercased, checked.
-fn normalize_email(email: &str) -> StoreResult<String> {
+pub(crate) fn normalize_email(email: &str) -> StoreResult<String> {
     let email = email.trim().to_lowercase();
     limits::required("email", &email, MAX_EMAIL)?;
     if !email.contains('@') || email.chars().any(char::is_whitespace) {
@@ -276,7 +276,10 @@ fn normalize_email(email: &str) -> StoreResult<String> {
     Ok(email)
 }
 
-fn check_secretish(password_hash: Option<&str>, google_sub: Option<&str>) -> StoreResult<()> {
+pub(crate) fn check_secretish(
+    password_hash: Option<&str>,
+    google_sub: Option<&str>,
+) -> StoreResult<()> {
     if let Some(hash) = password_hash {
         limits::required("password hash", hash, 1_000)?;
     }

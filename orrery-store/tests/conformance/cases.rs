@@ -11,13 +11,16 @@ pub mod tokens;
 pub mod usage;
 pub mod users;
 
-use orrery_core::store::{GraphRecord, GraphStore, NewGraph, NewUser, Role, User, UserStore};
+use std::sync::Arc;
+
+use orrery_core::store::{GraphRecord, NewGraph, NewUser, Role, User};
 use orrery_core::{Graph, Plan};
-use orrery_store::Store;
 use uuid::Uuid;
 
+use crate::harness::AnyStore;
+
 /// A new account with this name (`name@example.com`).
-pub async fn user(store: &Store, name: &str) -> User {
+pub async fn user(store: &Arc<dyn AnyStore>, name: &str) -> User {
     store
         .create_user(NewUser {
             email: format!("{name}@example.com"),
@@ -62,7 +65,12 @@ pub fn doc_using(agents: &[(&str, &str, Option<&str>)]) -> Graph {
 }
 
 /// A graph of `owner` named `name`.
-pub async fn graph(store: &Store, owner: Uuid, name: &str, public: bool) -> GraphRecord {
+pub async fn graph(
+    store: &Arc<dyn AnyStore>,
+    owner: Uuid,
+    name: &str,
+    public: bool,
+) -> GraphRecord {
     store
         .create_graph(NewGraph {
             owner_id: owner,

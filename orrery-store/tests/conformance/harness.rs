@@ -1,32 +1,102 @@
-//! Where each case's database comes from: SQLite in a temporary directory, or a fresh database
-//! on the PostgreSQL server at `ORRERY_TEST_POSTGRES_URL` (which `scripts/test-all` starts).
+//! Where each case's store comes from: SQLite in a temporary directory, a fresh database on
+//! the PostgreSQL server at `ORRERY_TEST_POSTGRES_URL` (which `scripts/test-all` starts), or a
+//! [`MemoryStore`]. Cases see the store as an [`AnyStore`] trait object, as the server will.
 //! When `CI` is set and no PostgreSQL is given, the PostgreSQL cases fail: a backend is never
 //! skipped silently.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
-use orrery_store::{Backend, Store, StoreOptions};
+use orrery_core::store::{
+    ApiKeyStore, EmailOutbox, EmailTemplateStore, GraphStore, MonitoringStore, StoreResult,
+    SubscriptionStore, TokenStore, UsageStore, UserStore,
+};
+use orrery_store::{Backend, MemoryStore, Store, StoreOptions};
 use sqlx::ConnectOptions as _;
 use sqlx::postgres::PgConnectOptions;
 
-/// One case's database: the store under test, and a way to look under it.
-#[derive(Debug)]
-pub struct TestDb {
-    /// The store under test.
-    pub store: Store,
-    url: String,
-    /// The database to drop at the end (PostgreSQL), with the server's admin URL.
-    drop: Option<(String, String)>,
-    _dir: Option<tempfile::TempDir>,
+/// Every storage trait, plus the inherent methods every kind of store has.
+#[async_trait::async_trait]
+pub trait AnyStore:
+    UserStore
+    + GraphStore
+    + ApiKeyStore
+    + TokenStore
+    + SubscriptionStore
+    + UsageStore
+    + MonitoringStore
+    + EmailTemplateStore
+    + EmailOutbox
+    + Send
+    + Sync
+    + 'static
+{
+    /// Which backend it runs on.
+    fn backend(&self) -> Backend;
+    /// Checks that the backend answers.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Closes its connections.
+    async fn close(&self);
 }
 
-/// A bare connection beside the store, for what no trait method shows (raw rows, triggers).
+/// Implements [`AnyStore`] for a store type by calling its inherent methods.
+macro_rules! any_store {
+    ($($store:ty),*) => {$(
+        #[async_trait::async_trait]
+        impl AnyStore for $store {
+            fn backend(&self) -> Backend {
+                <$store>::backend(self)
+            }
+
+            async fn ping(&self) -> StoreResult<()> {
+                <$store>::ping(self).await
+            }
+
+            async fn migrate(&self) -> StoreResult<()> {
+                <$store>::migrate(self).await
+            }
+
+            async fn close(&self) {
+                <$store>::close(self).await
+            }
+        }
+    )*};
+}
+any_store!(Store, MemoryStore);
+
+/// One case's store, and a way to look under it.
+pub struct TestDb {
+    /// The store under test.
+    pub store: Arc<dyn AnyStore>,
+    source: Source,
+}
+
+/// Where a case's data lives.
+enum Source {
+    Sqlite {
+        url: String,
+        _dir: tempfile::TempDir,
+    },
+    /// The database to drop at the end, with the server's admin URL.
+    Postgres {
+        url: String,
+        admin_url: String,
+        name: String,
+    },
+    Memory(MemoryStore),
+}
+
+/// A look under the store, for what no trait method shows (raw rows, triggers).
 #[derive(Debug)]
 pub enum Raw {
     /// SQLite.
     Sqlite(sqlx::SqlitePool),
     /// PostgreSQL.
     Postgres(sqlx::PgPool),
+    /// The memory store: its records counted per table ([`MemoryStore::row_counts`]).
+    Memory(MemoryStore),
 }
 
 pub async fn sqlite() -> TestDb {
@@ -39,10 +109,8 @@ pub async fn sqlite() -> TestDb {
         .await
         .expect("sqlite store opens");
     TestDb {
-        store,
-        url,
-        drop: None,
-        _dir: Some(dir),
+        store: Arc::new(store),
+        source: Source::Sqlite { url, _dir: dir },
     }
 }
 
@@ -70,11 +138,21 @@ pub async fn postgres() -> Option<TestDb> {
         .await
         .expect("postgres store opens");
     Some(TestDb {
-        store,
-        url,
-        drop: Some((admin_url, name)),
-        _dir: None,
+        store: Arc::new(store),
+        source: Source::Postgres {
+            url,
+            admin_url,
+            name,
+        },
     })
+}
+
+pub async fn memory() -> TestDb {
+    let store = MemoryStore::new(StoreOptions::default());
+    TestDb {
+        store: Arc::new(store.clone()),
+        source: Source::Memory(store),
+    }
 }
 
 impl TestDb {
@@ -83,18 +161,27 @@ impl TestDb {
         self.store.backend()
     }
 
-    /// Another store on the same database, with other options.
-    pub async fn reopen(&self, options: StoreOptions) -> Store {
-        Store::connect(&self.url, options)
-            .await
-            .expect("store reopens")
+    /// Another store on the same data, with other options.
+    pub async fn reopen(&self, options: StoreOptions) -> Arc<dyn AnyStore> {
+        match &self.source {
+            Source::Sqlite { url, .. } | Source::Postgres { url, .. } => {
+                Arc::new(Store::connect(url, options).await.expect("store reopens"))
+            }
+            Source::Memory(store) => Arc::new(store.with_options(options)),
+        }
     }
 
-    /// A bare connection pool to the same database.
+    /// A look under the store: a bare connection pool to the same database, or the memory
+    /// store's counts.
     pub async fn raw(&self) -> Raw {
-        match self.backend() {
-            Backend::Sqlite => Raw::Sqlite(sqlx::SqlitePool::connect(&self.url).await.unwrap()),
-            _ => Raw::Postgres(sqlx::PgPool::connect(&self.url).await.unwrap()),
+        match &self.source {
+            Source::Sqlite { url, .. } => {
+                Raw::Sqlite(sqlx::SqlitePool::connect(url).await.unwrap())
+            }
+            Source::Postgres { url, .. } => {
+                Raw::Postgres(sqlx::PgPool::connect(url).await.unwrap())
+            }
+            Source::Memory(store) => Raw::Memory(store.clone()),
         }
     }
 
@@ -102,7 +189,10 @@ impl TestDb {
     /// panicked leaves its database to the throwaway server.
     pub async fn finish(self) {
         self.store.close().await;
-        if let Some((admin_url, name)) = self.drop {
+        if let Source::Postgres {
+            admin_url, name, ..
+        } = self.source
+        {
             let admin = PgConnectOptions::from_str(&admin_url).unwrap();
             if let Ok(mut conn) = admin.connect().await {
                 let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -116,7 +206,7 @@ impl TestDb {
 }
 
 impl Raw {
-    /// Runs a statement, in the dialect of the backend.
+    /// Runs a statement, in the dialect of the backend (SQL backends only).
     pub async fn execute(&self, sqlite: &str, postgres: &str) {
         match self {
             Raw::Sqlite(pool) => {
@@ -131,10 +221,12 @@ impl Raw {
                     .await
                     .unwrap();
             }
+            Raw::Memory(_) => panic!("the memory store runs no SQL"),
         }
     }
 
-    /// A count (`select count(*) …`, same text on both backends).
+    /// A count (`select count(*) from <table>`, same text on both SQL backends; the memory
+    /// store counts the records standing for the table).
     pub async fn count(&self, sql: &str) -> i64 {
         match self {
             Raw::Sqlite(pool) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
@@ -145,14 +237,26 @@ impl Raw {
                 .fetch_one(pool)
                 .await
                 .unwrap(),
+            Raw::Memory(store) => {
+                let table = sql
+                    .strip_prefix("select count(*) from ")
+                    .expect("the memory store counts whole tables only");
+                let counts = store.row_counts();
+                let n = counts
+                    .get(table)
+                    .unwrap_or_else(|| panic!("no table {table}"));
+                i64::try_from(*n).unwrap()
+            }
         }
     }
 
-    /// Every text and blob cell of a table, as bytes (to look for secrets).
+    /// Every text and blob cell of a table, as bytes (to look for secrets; SQL backends
+    /// only).
     pub async fn dump(&self, table: &str) -> Vec<u8> {
         let sql = match self {
             Raw::Sqlite(_) => format!("select * from {table}"),
             Raw::Postgres(_) => format!("select t::text from {table} t"),
+            Raw::Memory(_) => panic!("the memory store has no tables to dump"),
         };
         let mut out = Vec::new();
         match self {
@@ -185,6 +289,7 @@ impl Raw {
                     out.push(b'\n');
                 }
             }
+            Raw::Memory(_) => unreachable!("refused above"),
         }
         out
     }

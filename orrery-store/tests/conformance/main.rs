@@ -1,5 +1,6 @@
-//! The conformance suite: every case runs on SQLite and on PostgreSQL (see `suite.rs` for the
-//! list, `harness.rs` for where the databases come from, `cases/` for the cases).
+//! The conformance suite: every case runs on SQLite, on PostgreSQL and on the memory store (see
+//! `suite.rs` for the list, `harness.rs` for where the stores come from, `cases/` for the
+//! cases).
 
 mod cases;
 mod harness;

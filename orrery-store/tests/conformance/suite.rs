@@ -1,4 +1,4 @@
-//! The list of cases: each runs once on SQLite and once on PostgreSQL
+//! The list of cases: each runs once on SQLite, once on PostgreSQL and once on the memory store
 //! (`suite::graphs::stale_base_is_a_conflict::postgres`).
 
 macro_rules! conformance {
@@ -17,6 +17,13 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
                     let Some(db) = harness::postgres().await else { return };
+                    cases::$group::$case(&db).await;
+                    db.finish().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn memory() {
+                    let db = harness::memory().await;
                     cases::$group::$case(&db).await;
                     db.finish().await;
                 }

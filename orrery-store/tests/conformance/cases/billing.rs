@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use orrery_core::Plan;
 use orrery_core::billing::{SubscriptionState, SubscriptionStatus};
-use orrery_core::store::{StoreError, SubscriptionStore, UserPatch, UserStore};
+use orrery_core::store::{StoreError, UserPatch};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -141,7 +141,7 @@ pub async fn subscriptions_are_found_by_provider_ids(db: &TestDb) {
 }
 
 pub async fn webhook_events_are_recorded_once(db: &TestDb) {
-    let store = Arc::new(db.store.clone());
+    let store = Arc::clone(&db.store);
     let at = OffsetDateTime::now_utc();
     assert!(
         store

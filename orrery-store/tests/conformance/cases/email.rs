@@ -3,10 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use orrery_core::store::{
-    EmailOutbox, EmailStatus, EmailTemplate, EmailTemplateStore, NewEmail, Page, StoreError,
-    email_backoff,
-};
+use orrery_core::store::{EmailStatus, EmailTemplate, NewEmail, Page, StoreError, email_backoff};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -158,7 +155,7 @@ pub async fn outbox_dedupes_by_key(db: &TestDb) {
 }
 
 pub async fn concurrent_leasers_never_get_the_same_mail(db: &TestDb) {
-    let store = Arc::new(db.store.clone());
+    let store = Arc::clone(&db.store);
     let now = OffsetDateTime::now_utc();
     let mails = 120;
     for i in 0..mails {

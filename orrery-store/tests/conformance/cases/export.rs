@@ -2,10 +2,7 @@
 
 use orrery_core::Plan;
 use orrery_core::billing::{SubscriptionState, SubscriptionStatus};
-use orrery_core::store::{
-    ApiKeyStore, EmailOutbox, GraphStore, GraphUpdate, MonitoringStore, NewEmail,
-    SubscriptionStore, TokenStore, UsageRecord, UsageStore, UserPatch, UserStore,
-};
+use orrery_core::store::{GraphUpdate, NewEmail, UsageRecord, UserPatch};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;

@@ -3,9 +3,9 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use orrery_core::store::{GraphFilter, GraphStore, GraphUpdate, NewGraph, Page, StoreError};
+use orrery_core::store::{GraphFilter, GraphUpdate, NewGraph, Page, StoreError};
 use orrery_core::{Digest, Graph};
-use orrery_store::StoreOptions;
+use orrery_store::{Backend, StoreOptions};
 use uuid::Uuid;
 
 use crate::cases::{doc, doc_using, graph, new_graph, user};
@@ -252,7 +252,7 @@ pub async fn stale_base_is_a_conflict(db: &TestDb) {
 }
 
 pub async fn concurrent_updates_from_one_base_have_one_winner_per_version(db: &TestDb) {
-    let store = Arc::new(db.store.clone());
+    let store = Arc::clone(&db.store);
     let ada = user(&store, "ada").await;
     let first = graph(&store, ada.id, "flow", false).await;
     let tasks = 12;
@@ -351,6 +351,11 @@ pub async fn failing_trigger_between_version_and_head_leaves_nothing(db: &TestDb
         ))
         .await
         .unwrap();
+    if db.backend() == Backend::Memory {
+        // No trigger can fail between its writes: an update checks everything, then writes
+        // under one lock (the other cases show that a refused update changes nothing).
+        return;
+    }
     let raw = db.raw().await;
     // The head update itself fails, after the version and agent references were written.
     raw.execute(
@@ -938,7 +943,7 @@ pub async fn deleting_a_graph_deletes_its_versions(db: &TestDb) {
 }
 
 pub async fn concurrent_creates_stop_at_the_graph_quota(db: &TestDb) {
-    let store = Arc::new(db.store.clone());
+    let store = Arc::clone(&db.store);
     let ada = user(&store, "ada").await;
     let bob = user(&store, "bob").await;
     graph(&store, ada.id, "already there", false).await;

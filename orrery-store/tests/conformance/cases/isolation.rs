@@ -1,10 +1,7 @@
 //! One account never reaches another's private rows: every such call is `NotFound`, exactly
 //! like a row that does not exist.
 
-use orrery_core::store::{
-    ApiKeyStore, EventFilter, GraphFilter, GraphStore, GraphUpdate, MonitoringStore, Page,
-    StoreError, UsageRecord, UsageStore,
-};
+use orrery_core::store::{EventFilter, GraphFilter, GraphUpdate, Page, StoreError, UsageRecord};
 use serde_json::json;
 use time::OffsetDateTime;
 

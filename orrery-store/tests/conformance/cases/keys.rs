@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use orrery_core::store::{ApiKeyStore, StoreError};
+use orrery_core::store::StoreError;
+use orrery_store::Backend;
 use time::macros::datetime;
 
 use crate::cases::{hash, user};
@@ -88,6 +89,11 @@ pub async fn api_keys_are_stored_hashed(db: &TestDb) {
         .create_api_key(ada.id, "laptop", &secret[..11], &digest, None)
         .await
         .unwrap();
+    if db.backend() == Backend::Memory {
+        // It keeps the `[u8; 32]` it is given: there is no text column a secret could end
+        // up in.
+        return;
+    }
     let raw = db.raw().await;
     let dump = raw.dump("api_keys").await;
     let text = String::from_utf8_lossy(&dump);
@@ -143,7 +149,7 @@ pub async fn rotating_a_key_revokes_it_and_keeps_its_name(db: &TestDb) {
 }
 
 pub async fn revoking_says_whether_this_call_revoked_the_key(db: &TestDb) {
-    let store = Arc::new(db.store.clone());
+    let store = Arc::clone(&db.store);
     let ada = user(&store, "ada").await;
     let bob = user(&store, "bob").await;
     let key = store
@@ -179,7 +185,7 @@ pub async fn revoking_says_whether_this_call_revoked_the_key(db: &TestDb) {
 }
 
 pub async fn concurrent_creates_stop_at_the_key_quota(db: &TestDb) {
-    let store = Arc::new(db.store.clone());
+    let store = Arc::clone(&db.store);
     let ada = user(&store, "ada").await;
     let bob = user(&store, "bob").await;
     // Revoked keys and other accounts' keys do not count.

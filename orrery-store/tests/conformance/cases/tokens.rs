@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use orrery_core::store::{RefreshUse, StoreError, TokenStore};
+use orrery_core::store::{RefreshUse, StoreError};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -183,7 +183,7 @@ pub async fn reset_tokens_are_single_use_and_expire(db: &TestDb) {
 }
 
 pub async fn concurrent_resets_with_one_token_have_one_winner(db: &TestDb) {
-    let store = Arc::new(db.store.clone());
+    let store = Arc::clone(&db.store);
     let ada = user(&store, "ada").await;
     let now = OffsetDateTime::now_utc();
     store

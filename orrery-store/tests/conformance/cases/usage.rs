@@ -1,8 +1,7 @@
 //! Usage counters, usage history and the monitoring log.
 
 use orrery_core::store::{
-    ApiKeyStore, EventFilter, Granularity, MonitoringStore, Page, SessionStats, StoreError,
-    UsageBucket, UsageRecord, UsageStore,
+    EventFilter, Granularity, Page, SessionStats, StoreError, UsageBucket, UsageRecord,
 };
 use serde_json::json;
 use time::OffsetDateTime;

@@ -1,7 +1,7 @@
 //! Accounts.
 
 use orrery_core::Plan;
-use orrery_core::store::{NewUser, Page, Role, StoreError, UserFilter, UserPatch, UserStore};
+use orrery_core::store::{NewUser, Page, Role, StoreError, UserFilter, UserPatch};
 use orrery_store::{Store, StoreOptions};
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -404,7 +404,7 @@ pub async fn store_answers_pings_and_migrations_run_once(db: &TestDb) {
     db.store.ping().await.unwrap();
     let ada = user(&db.store, "ada").await;
     // Connecting again finds the migrations applied and the data in place.
-    let again: Store = db.reopen(StoreOptions::default()).await;
+    let again = db.reopen(StoreOptions::default()).await;
     assert_eq!(again.backend(), db.backend());
     assert_eq!(again.user(ada.id).await.unwrap(), ada);
     again.migrate().await.unwrap();
