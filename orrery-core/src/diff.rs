@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::agents::{Interface, Resolver};
+use crate::canonical::write_canonical_value;
 use crate::diagnostic::Direction;
 use crate::digest::Digest;
 use crate::document::{AgentRef, AgentVersion, Graph, Node};
@@ -531,7 +532,7 @@ fn diff_config(
             (Some(Value::Object(a)), Some(Value::Object(b))) => {
                 diff_config(a, b, &field, node, out)
             }
-            (a, b) if a != b => out.push(ChangeKind::FieldChanged {
+            (a, b) if !same_canonical(a, b) => out.push(ChangeKind::FieldChanged {
                 node: node.to_owned(),
                 field,
                 old: a.cloned(),
@@ -539,6 +540,20 @@ fn diff_config(
             }),
             _ => {}
         }
+    }
+}
+
+/// Whether two config values have the same canonical form: `8.0` and `8` are one number to the
+/// digest, so they are no change to the diff either (serde_json's `==` tells them apart).
+fn same_canonical(a: Option<&Value>, b: Option<&Value>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) if a != b => {
+            let (mut a_text, mut b_text) = (Vec::new(), Vec::new());
+            write_canonical_value(a, &mut a_text);
+            write_canonical_value(b, &mut b_text);
+            a_text == b_text
+        }
+        (a, b) => a == b,
     }
 }
 

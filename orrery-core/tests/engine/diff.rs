@@ -44,6 +44,20 @@ fn diffs_list_nodes_fields_ports_and_edges() {
     );
 }
 
+#[test]
+fn numbers_with_the_same_canonical_form_are_no_change() {
+    // Found by fuzzing: `8.0` and `8` have one canonical form and digest, but serde_json's `==`
+    // told them apart, so a graph differed from its own canonical round trip.
+    let old = r#"{"schema":1,"nodes":[{"id":"r","kind":"router","config":{"threshold":8.0,"weights":[1.0,0.5]}}]}"#;
+    let new = r#"{"schema":1,"nodes":[{"id":"r","kind":"router","config":{"threshold":8,"weights":[1,0.5]}}]}"#;
+    expect![[""]].assert_eq(&diff(&graph(old), &graph(new), &NoAgents).to_string());
+    let changed = r#"{"schema":1,"nodes":[{"id":"r","kind":"router","config":{"threshold":8.5,"weights":[1,0.5]}}]}"#;
+    expect![[r#"
+        ~ node r: config.threshold 8.0 -> 8.5
+    "#]]
+    .assert_eq(&diff(&graph(old), &graph(changed), &NoAgents).to_string());
+}
+
 const AGENT_V1: &str = r#"{"schema":1,"nodes":[
     {"id":"question","kind":"input","outputs":[{"name":"value","type":"text"}]},
     {"id":"llm","kind":"agent","config":{"model":"small"},"inputs":[{"name":"p","type":"text"}],"outputs":[{"name":"o","type":"text"}]},
