@@ -5,14 +5,16 @@
 //! The client's base address is configurable (`stripe_api_base`), which is how the tests point it
 //! at their Stripe emulator. Prices map to plans through `stripe_price_pro` and
 //! `stripe_price_enterprise`; a subscription's plan is the plan of its first item's price (or its
-//! `plan` metadata, which checkout sets too).
+//! `plan` metadata, which checkout sets too). That mapping and the webhook parsing are pure
+//! functions in `billing/webhook.rs`, which the `webhook` fuzz target compiles on its own.
+
+mod webhook;
 
 use std::collections::HashMap;
 
 use orrery_core::Plan;
 use orrery_core::billing::{
-    BillingError, BillingEvent, BillingEventKind, BillingProvider, CheckoutRequest,
-    SubscriptionState, SubscriptionStatus,
+    BillingError, BillingEvent, BillingProvider, CheckoutRequest, SubscriptionState,
 };
 use secrecy::{ExposeSecret, SecretString};
 use stripe::{IdempotencyKey, RequestStrategy, StripeRequest};
@@ -27,25 +29,24 @@ use stripe_checkout::checkout_session::{
 use stripe_core::customer::CreateCustomer;
 use stripe_product::price::RetrievePrice;
 use stripe_shared::CheckoutSessionMode;
-use stripe_webhook::{EventObject, Webhook, WebhookError};
 use time::OffsetDateTime;
 
+use crate::billing::webhook::Prices;
 use crate::settings::Settings;
 
 /// Stripe, configured.
 pub struct StripeBilling {
     client: stripe::Client,
     webhook_secret: SecretString,
-    price_pro: String,
-    price_enterprise: String,
+    prices: Prices,
 }
 
 impl std::fmt::Debug for StripeBilling {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // No keys: the client's own Debug output would show its configuration.
         f.debug_struct("StripeBilling")
-            .field("price_pro", &self.price_pro)
-            .field("price_enterprise", &self.price_enterprise)
+            .field("price_pro", &self.prices.pro)
+            .field("price_enterprise", &self.prices.enterprise)
             .finish_non_exhaustive()
     }
 }
@@ -71,61 +72,11 @@ impl StripeBilling {
         Ok(Some(StripeBilling {
             client,
             webhook_secret: settings.stripe_webhook_secret.clone(),
-            price_pro: settings.stripe_price_pro.clone(),
-            price_enterprise: settings.stripe_price_enterprise.clone(),
+            prices: Prices {
+                pro: settings.stripe_price_pro.clone(),
+                enterprise: settings.stripe_price_enterprise.clone(),
+            },
         }))
-    }
-
-    fn price(&self, plan: Plan) -> Result<&str, BillingError> {
-        let price = match plan {
-            Plan::Free => "",
-            Plan::Pro => self.price_pro.as_str(),
-            Plan::Enterprise => self.price_enterprise.as_str(),
-        };
-        if price.is_empty() {
-            return Err(BillingError::NotForSale(plan));
-        }
-        Ok(price)
-    }
-
-    fn plan_of_price(&self, price: &str) -> Option<Plan> {
-        if !self.price_pro.is_empty() && price == self.price_pro {
-            return Some(Plan::Pro);
-        }
-        if !self.price_enterprise.is_empty() && price == self.price_enterprise {
-            return Some(Plan::Enterprise);
-        }
-        None
-    }
-
-    /// Our description of a Stripe subscription, observed at `observed_at`.
-    fn state(
-        &self,
-        sub: &stripe_shared::Subscription,
-        observed_at: OffsetDateTime,
-    ) -> SubscriptionState {
-        let item = sub.items.data.first();
-        let plan = item
-            .and_then(|i| self.plan_of_price(i.price.id.as_str()))
-            .or_else(|| sub.metadata.get("plan").and_then(|p| p.parse().ok()))
-            .unwrap_or_else(|| {
-                tracing::warn!(subscription_id = %sub.id.as_str(), "subscription for a price that is not configured; it grants no plan");
-                Plan::Free
-            });
-        let status = sub
-            .status
-            .as_str()
-            .parse::<SubscriptionStatus>()
-            .unwrap_or(SubscriptionStatus::Incomplete);
-        SubscriptionState {
-            subscription_id: sub.id.as_str().to_owned(),
-            customer_id: sub.customer.id().as_str().to_owned(),
-            plan,
-            status,
-            current_period_end: item.and_then(|i| timestamp(i.current_period_end)),
-            cancel_at_period_end: sub.cancel_at_period_end,
-            observed_at,
-        }
     }
 
     async fn retrieve(&self, id: &str) -> Result<stripe_shared::Subscription, BillingError> {
@@ -161,7 +112,7 @@ impl BillingProvider for StripeBilling {
 
     #[tracing::instrument(skip_all, fields(customer_id = %request.customer_id, plan = %request.plan), err)]
     async fn create_checkout(&self, request: &CheckoutRequest) -> Result<String, BillingError> {
-        let price = self.price(request.plan)?;
+        let price = self.prices.price(request.plan)?;
         let mut item = CreateCheckoutSessionLineItems::new();
         item.price = Some(price.to_owned());
         item.quantity = Some(1);
@@ -207,7 +158,7 @@ impl BillingProvider for StripeBilling {
         subscription_id: &str,
         plan: Plan,
     ) -> Result<SubscriptionState, BillingError> {
-        let price = self.price(plan)?;
+        let price = self.prices.price(plan)?;
         let current = self.retrieve(subscription_id).await?;
         let item_id = current
             .items
@@ -228,18 +179,18 @@ impl BillingProvider for StripeBilling {
             .send(&self.client)
             .await
             .map_err(provider)?;
-        Ok(self.state(&sub, observed_now()))
+        Ok(self.prices.state(&sub, observed_now()))
     }
 
     #[tracing::instrument(skip_all, fields(subscription_id = %subscription_id), err)]
     async fn subscription(&self, subscription_id: &str) -> Result<SubscriptionState, BillingError> {
         let sub = self.retrieve(subscription_id).await?;
-        Ok(self.state(&sub, observed_now()))
+        Ok(self.prices.state(&sub, observed_now()))
     }
 
     #[tracing::instrument(skip_all, err)]
     async fn ping(&self) -> Result<(), BillingError> {
-        for price in [&self.price_pro, &self.price_enterprise] {
+        for price in [&self.prices.pro, &self.prices.enterprise] {
             if !price.is_empty() {
                 RetrievePrice::new(price.as_str())
                     .send(&self.client)
@@ -261,7 +212,7 @@ impl BillingProvider for StripeBilling {
             .send(&self.client)
             .await
             .map_err(provider)?;
-        Ok(self.state(&sub, observed_now()))
+        Ok(self.prices.state(&sub, observed_now()))
     }
 
     fn parse_webhook(
@@ -269,82 +220,14 @@ impl BillingProvider for StripeBilling {
         payload: &[u8],
         signature_header: &str,
     ) -> Result<BillingEvent, BillingError> {
-        let secret = self.webhook_secret.expose_secret();
-        if secret.is_empty() {
-            return Err(BillingError::NotConfigured);
-        }
-        let payload =
-            std::str::from_utf8(payload).map_err(|e| BillingError::BadPayload(Box::new(e)))?;
-        let event =
-            Webhook::construct_event(payload, signature_header, secret).map_err(|e| match e {
-                WebhookError::BadParse(_) => BillingError::BadPayload(Box::new(e)),
-                _ => BillingError::BadSignature,
-            })?;
-        let created = timestamp(event.created)
-            .ok_or_else(|| BillingError::BadPayload("event time out of range".into()))?;
-        let event_type = event.type_.as_str().to_owned();
-        let kind = match event.data.object {
-            EventObject::CheckoutSessionCompleted(session) => BillingEventKind::CheckoutCompleted {
-                customer_id: session
-                    .customer
-                    .as_ref()
-                    .map(|c| c.id().as_str().to_owned())
-                    .ok_or_else(|| BillingError::BadPayload("checkout without customer".into()))?,
-                subscription_id: session
-                    .subscription
-                    .as_ref()
-                    .map(|s| s.id().as_str().to_owned()),
-                client_reference: session.client_reference_id.clone(),
-            },
-            EventObject::CustomerSubscriptionCreated(sub)
-            | EventObject::CustomerSubscriptionUpdated(sub) => {
-                BillingEventKind::SubscriptionChanged(self.state(&sub, created))
-            }
-            EventObject::CustomerSubscriptionDeleted(sub) => {
-                BillingEventKind::SubscriptionDeleted(self.state(&sub, created))
-            }
-            EventObject::InvoicePaid(invoice) => BillingEventKind::InvoicePaid {
-                customer_id: invoice_customer(&invoice)?,
-                subscription_id: invoice_subscription(&invoice),
-                amount_paid: invoice.amount_paid,
-            },
-            EventObject::InvoicePaymentFailed(invoice) => BillingEventKind::InvoicePaymentFailed {
-                customer_id: invoice_customer(&invoice)?,
-                subscription_id: invoice_subscription(&invoice),
-            },
-            _ => BillingEventKind::Other {
-                event_type: event_type.clone(),
-            },
-        };
-        Ok(BillingEvent {
-            id: event.id.as_str().to_owned(),
-            event_type,
-            created,
-            kind,
-        })
+        webhook::parse(
+            payload,
+            signature_header,
+            self.webhook_secret.expose_secret(),
+            OffsetDateTime::now_utc(),
+            &self.prices,
+        )
     }
-}
-
-fn invoice_customer(invoice: &stripe_shared::Invoice) -> Result<String, BillingError> {
-    invoice
-        .customer
-        .as_ref()
-        .map(|c| c.id().as_str().to_owned())
-        .ok_or_else(|| BillingError::BadPayload("invoice without customer".into()))
-}
-
-fn invoice_subscription(invoice: &stripe_shared::Invoice) -> Option<String> {
-    invoice
-        .subscription
-        .as_ref()
-        .map(|s| s.id().as_str().to_owned())
-        .or_else(|| {
-            invoice
-                .parent
-                .as_ref()
-                .and_then(|p| p.subscription_details.as_ref())
-                .map(|d| d.subscription.id().as_str().to_owned())
-        })
 }
 
 /// Now, in whole seconds: the resolution of Stripe's event times. A state read from the API is
@@ -354,10 +237,6 @@ fn invoice_subscription(invoice: &stripe_shared::Invoice) -> Option<String> {
 fn observed_now() -> OffsetDateTime {
     let now = OffsetDateTime::now_utc();
     now.replace_nanosecond(0).unwrap_or(now)
-}
-
-fn timestamp(seconds: i64) -> Option<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp(seconds).ok()
 }
 
 fn provider(e: impl std::fmt::Display) -> BillingError {
