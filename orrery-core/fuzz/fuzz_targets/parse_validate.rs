@@ -1,24 +1,12 @@
-//! Arbitrary bytes through the whole engine: parse, validate (with the document as its own agent,
-//! so nesting is exercised), digest, canonical round trip, flatten and diff. Nothing may panic.
+//! Arbitrary bytes through the whole engine: parse, validate, digest, canonical round trip,
+//! flatten and diff (the checks are in `checks/parse_validate.rs`). Nothing may panic.
 //!
-//! Run with: cd orrery-core && cargo fuzz run parse_validate
+//! Run with: cargo +nightly fuzz run --fuzz-dir orrery-core/fuzz parse_validate
+//! (`scripts/test-all` runs it for a bounded time; see ARCHITECTURE.md, Tests).
 
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use orrery_core::{FlattenOptions, Graph, MemoryResolver, ParseOptions, diff, flatten_with, validate};
+#[path = "../checks/parse_validate.rs"]
+mod checks;
 
-fuzz_target!(|data: &[u8]| {
-    let Ok(graph) = Graph::from_slice_with(data, &ParseOptions { max_bytes: 1 << 20 }) else {
-        return;
-    };
-    let mut agents = MemoryResolver::default();
-    let _ = agents.insert("self", graph.clone());
-    let _ = validate(&graph, &agents);
-    let canonical = graph.canonical_json();
-    let again = Graph::from_json(&canonical).expect("canonical JSON parses");
-    assert_eq!(again.canonical_json(), canonical);
-    assert_eq!(again.digest(), graph.digest());
-    let _ = flatten_with(&graph, &agents, &FlattenOptions { max_nodes: 10_000, max_depth: 4 });
-    assert!(diff(&graph, &again, &agents).is_empty(), "visual data is all canonical form drops");
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::check(data));

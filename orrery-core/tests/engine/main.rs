@@ -1,6 +1,7 @@
 //! Integration tests of the graph engine, through its public API.
 
 mod diff;
+mod fuzz_regressions;
 mod nesting;
 mod properties;
 mod validate;
