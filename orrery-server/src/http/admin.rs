@@ -53,13 +53,17 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct UserQuery {
-    /// 1-based page.
+    /// 1-based page (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<u32>,
-    /// Items per page, 1 to 100.
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Only this plan: free, pro or enterprise.
+    #[param(inline, value_type = Option<crate::http::docs::PlanName>)]
     pub plan: Option<String>,
-    /// Substring of email or name.
+    /// Substring of email or name, at most 254 characters.
+    #[param(max_length = 254)]
     pub search: Option<String>,
 }
 
@@ -81,10 +85,10 @@ pub struct UserList {
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     /// The plan paid for: free, pro or enterprise (for accounts billed outside Stripe).
-    #[schema(example = "pro")]
+    #[schema(value_type = Option<crate::http::docs::PlanName>, example = "pro")]
     pub plan: Option<String>,
     /// `user` or `admin`.
-    #[schema(example = "admin")]
+    #[schema(value_type = Option<crate::http::docs::RoleName>, example = "admin")]
     pub role: Option<String>,
     /// When the trial ends (RFC 3339), or `null` to end it now and remove it.
     #[serde(default, deserialize_with = "present")]
@@ -105,12 +109,24 @@ pub struct UserResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAdmin {
-    /// Email address.
+    /// Email address (the rules of `SignupRequest.email`).
+    #[schema(max_length = 254, pattern = "^[^@\u{0}]+@[^@\u{0}]+[.][^@\u{0}]+$")]
     pub email: String,
-    /// Display name.
+    /// Display name (the rules of `SignupRequest.name`).
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\u{0}-\u{1f}\u{7f}-\u{9f}]*[^\u{0}-\u{20}\u{7f}-\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}][^\u{0}-\u{1f}\u{7f}-\u{9f}]*$"
+    )]
     pub name: String,
-    /// At least 8 characters; generated (and returned once) when left out.
-    #[schema(value_type = Option<String>, format = Password)]
+    /// 8 to 256 characters, not only spaces; generated (and returned once) when left out.
+    #[schema(
+        value_type = Option<String>,
+        format = Password,
+        min_length = 8,
+        max_length = 256,
+        pattern = "^[^\u{0}]*[^\u{0}\t\n\u{b}\u{c}\r \u{85}\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}][^\u{0}]*$"
+    )]
     pub password: Option<SecretString>,
 }
 
@@ -267,13 +283,29 @@ pub struct TemplateView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SaveTemplate {
-    /// Subject template (one line).
+    /// Subject template (one line), 1 to 500 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = "^[^\u{0}]*[^\u{0}\t\n\u{b}\u{c}\r \u{85}\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}][^\u{0}]*$"
+    )]
     pub subject: String,
-    /// HTML body template.
+    /// HTML body template, 1 to 100,000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 100000,
+        pattern = "^[^\u{0}]*[^\u{0}\t\n\u{b}\u{c}\r \u{85}\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}][^\u{0}]*$"
+    )]
     pub html: String,
-    /// Plain-text body template.
+    /// Plain-text body template, 1 to 100,000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 100000,
+        pattern = "^[^\u{0}]*[^\u{0}\t\n\u{b}\u{c}\r \u{85}\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}][^\u{0}]*$"
+    )]
     pub text: String,
-    /// The variables the templates may use; a template using another is refused.
+    /// The variables the templates may use (at most 50); a template using another is refused.
+    #[schema(max_items = 50)]
     pub variables: Vec<String>,
 }
 
@@ -297,7 +329,7 @@ async fn list_users(
         .search
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty());
-    if search.as_ref().is_some_and(|s| s.len() > 254) {
+    if search.as_ref().is_some_and(|s| s.chars().count() > 254) {
         return Err(ApiError::field("search", "must be at most 254 characters"));
     }
     let found = state
@@ -657,7 +689,7 @@ async fn get_template(
 #[utoipa::path(put, path = "/api/admin/email-templates/{name}", tag = "admin", request_body = SaveTemplate,
     params(("name" = String, Path, description = "Template name")), security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = TemplateView), (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 422, body = Problem)))]
+              (status = 422, description = "A template does not parse or uses an undeclared variable", body = Problem)))]
 #[tracing::instrument(skip_all, fields(admin_id = %admin.0.id(), template = %name), err)]
 async fn save_template(
     State(state): State<AppState>,
@@ -672,7 +704,7 @@ async fn save_template(
         ("html", &body.html, 100_000),
         ("text", &body.text, 100_000),
     ] {
-        if value.trim().is_empty() || value.len() > max {
+        if value.trim().is_empty() || value.chars().count() > max {
             return Err(ApiError::field(
                 field,
                 format!("must be 1 to {max} characters"),

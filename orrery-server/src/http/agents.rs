@@ -115,7 +115,7 @@ pub struct CallerList {
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
     /// The proposed next version of the agent.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Object, example = json!({"schema": 1, "nodes": [{"id": "question", "kind": "input", "outputs": [{"name": "value", "type": "text"}]}, {"id": "answer", "kind": "output", "inputs": [{"name": "value", "type": "text"}]}], "edges": [{"from": "question.value", "to": "answer.value"}]}))]
     pub graph_data: Box<serde_json::value::RawValue>,
 }
 
@@ -152,6 +152,9 @@ async fn list_agents(
         .search
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty());
+    if search.as_ref().is_some_and(|s| s.chars().count() > 200) {
+        return Err(ApiError::field("search", "must be at most 200 characters"));
+    }
     let filter = match viewer.id() {
         Some(id) => GraphFilter {
             owner_id: Some(id),
@@ -178,7 +181,7 @@ async fn list_agents(
 }
 
 /// One agent and its interface.
-#[utoipa::path(get, path = "/api/agents/{agent_id}", tag = "agents", params(("agent_id" = String, Path)), security((), ("bearer" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/api/agents/{agent_id}", tag = "agents", params(("agent_id" = String, Path, description = "An agent id", pattern = "^[A-Za-z0-9_][A-Za-z0-9_-]*$", max_length = 128)), security((), ("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = AgentResponse), (status = 404, body = Problem)))]
 #[tracing::instrument(skip_all, fields(agent_id = %agent_id), err)]
 async fn get_agent(
@@ -199,7 +202,7 @@ async fn get_agent(
 }
 
 /// The graphs that use an agent.
-#[utoipa::path(get, path = "/api/agents/{agent_id}/callers", tag = "agents", params(("agent_id" = String, Path)), security((), ("bearer" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/api/agents/{agent_id}/callers", tag = "agents", params(("agent_id" = String, Path, description = "An agent id", pattern = "^[A-Za-z0-9_][A-Za-z0-9_-]*$", max_length = 128)), security((), ("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = CallerList), (status = 404, body = Problem)))]
 #[tracing::instrument(skip_all, fields(agent_id = %agent_id), err)]
 async fn callers(
@@ -228,7 +231,7 @@ async fn callers(
 }
 
 /// Check a proposed next version of an agent you own against its callers, without publishing.
-#[utoipa::path(post, path = "/api/agents/{agent_id}/check", tag = "agents", params(("agent_id" = String, Path)), request_body = CheckRequest,
+#[utoipa::path(post, path = "/api/agents/{agent_id}/check", tag = "agents", params(("agent_id" = String, Path, description = "An agent id", pattern = "^[A-Za-z0-9_][A-Za-z0-9_-]*$", max_length = 128)), request_body = CheckRequest,
     security(("bearer" = []), ("api_key" = [])), responses((status = 200, body = CheckResponse), (status = 404, body = Problem), (status = 422, body = Problem)))]
 #[tracing::instrument(skip_all, fields(agent_id = %agent_id), err)]
 async fn check(

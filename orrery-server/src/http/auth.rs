@@ -108,14 +108,26 @@ pub struct AuthResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
-    /// Email address.
-    #[schema(max_length = 254)]
+    /// Email address (at most 254 characters; normalised with NFKC and lowercased, and refused
+    /// with invisible characters or letters of several scripts in one part).
+    #[schema(max_length = 254, pattern = "^[^@\u{0}]+@[^@\u{0}]+[.][^@\u{0}]+$")]
     pub email: String,
-    /// 8 to 256 characters.
-    #[schema(value_type = String, format = Password, min_length = 8, max_length = 256)]
+    /// 8 to 256 characters, not only spaces.
+    #[schema(
+        value_type = String,
+        format = Password,
+        min_length = 8,
+        max_length = 256,
+        pattern = "^[^\u{0}]*[^\u{0}\t\n\u{b}\u{c}\r \u{85}\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}][^\u{0}]*$"
+    )]
     pub password: SecretString,
-    /// Display name, 1 to 100 characters.
-    #[schema(min_length = 1, max_length = 100)]
+    /// Display name, 1 to 100 characters (trimmed, NFKC; no control or invisible characters,
+    /// one script per word).
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\u{0}-\u{1f}\u{7f}-\u{9f}]*[^\u{0}-\u{20}\u{7f}-\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}][^\u{0}-\u{1f}\u{7f}-\u{9f}]*$"
+    )]
     pub name: String,
 }
 
@@ -142,8 +154,9 @@ pub struct GoogleRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    /// The refresh token; leave it out to use the refresh cookie (with `X-Refresh-Cookie: 1`).
-    #[schema(value_type = Option<String>)]
+    /// The refresh token. Browsers that sent `X-Refresh-Cookie: 1` leave it out and send the
+    /// refresh cookie instead; without that header it is required (422 when missing).
+    #[schema(value_type = String, required = true)]
     pub refresh_token: Option<SecretString>,
 }
 
@@ -179,8 +192,14 @@ pub struct ResetConfirm {
     /// The token from the reset mail.
     #[schema(value_type = String)]
     pub token: SecretString,
-    /// The new password (8 to 256 characters).
-    #[schema(value_type = String, format = Password, min_length = 8, max_length = 256)]
+    /// The new password (8 to 256 characters, not only spaces).
+    #[schema(
+        value_type = String,
+        format = Password,
+        min_length = 8,
+        max_length = 256,
+        pattern = "^[^\u{0}]*[^\u{0}\t\n\u{b}\u{c}\r \u{85}\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}][^\u{0}]*$"
+    )]
     pub password: SecretString,
 }
 
@@ -317,7 +336,8 @@ fn session_body(session: &Session) -> impl FnOnce(Option<String>) -> AuthRespons
 /// Create an account and sign in. New accounts try the pro plan for free.
 #[utoipa::path(post, path = "/api/auth/signup", tag = "auth", request_body = SignupRequest,
     responses((status = 201, body = AuthResponse), (status = 409, description = "Email taken", body = Problem),
-              (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
+              (status = 422, body = Problem), (status = 429, body = Problem),
+              (status = 503, description = "Too many passwords being hashed; retry", body = Problem)))]
 #[tracing::instrument(skip_all, err)]
 async fn signup(
     State(accounts): State<Accounts>,
@@ -362,7 +382,7 @@ async fn signin(
 /// Sign in (or sign up) with a Google ID token.
 #[utoipa::path(post, path = "/api/auth/google", tag = "auth", request_body = GoogleRequest,
     responses((status = 200, body = AuthResponse), (status = 401, body = Problem), (status = 429, body = Problem),
-              (status = 503, body = Problem)))]
+              (status = 503, description = "Google sign-in is not configured on this server", body = Problem)))]
 #[tracing::instrument(skip_all, err)]
 async fn google(
     State(accounts): State<Accounts>,
@@ -388,7 +408,9 @@ async fn google(
 /// uses of one token one wins and the others get 401; using a token again later signs out
 /// every session of its family.
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200, body = RefreshResponse), (status = 401, body = Problem), (status = 403, body = Problem),
+    params(("X-Refresh-Cookie" = Option<String>, Header, description = "`1`: the refresh token travels in the refresh cookie")),
+    responses((status = 200, body = RefreshResponse), (status = 401, body = Problem),
+              (status = 403, description = "The refresh cookie was sent from another origin", body = Problem),
               (status = 422, body = Problem)))]
 #[tracing::instrument(skip_all, err)]
 async fn refresh(
@@ -414,7 +436,10 @@ async fn refresh(
 /// End a session: its refresh token family is revoked (and the refresh cookie cleared).
 /// Answers success for unknown tokens too.
 #[utoipa::path(post, path = "/api/auth/signout", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200, body = Success), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    params(("X-Refresh-Cookie" = Option<String>, Header, description = "`1`: the refresh token travels in the refresh cookie")),
+    responses((status = 200, body = Success),
+              (status = 403, description = "The refresh cookie was sent from another origin", body = Problem),
+              (status = 422, body = Problem)))]
 #[tracing::instrument(skip_all, err)]
 async fn signout(
     State(accounts): State<Accounts>,
@@ -444,7 +469,7 @@ async fn signout(
 /// Ask for a password-reset mail. The answer is the same whether or not the email has an
 /// account.
 #[utoipa::path(post, path = "/api/auth/password-reset", tag = "auth", request_body = ResetRequest,
-    responses((status = 202, body = Success), (status = 429, body = Problem)))]
+    responses((status = 202, body = Success), (status = 422, body = Problem), (status = 429, body = Problem)))]
 #[tracing::instrument(skip_all, err)]
 async fn request_reset(
     State(accounts): State<Accounts>,
@@ -465,8 +490,8 @@ async fn request_reset(
 
 /// Set a new password with the token from a reset mail. Signs out every session.
 #[utoipa::path(post, path = "/api/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirm,
-    responses((status = 200, body = Success), (status = 400, body = Problem), (status = 422, body = Problem),
-              (status = 429, body = Problem), (status = 503, body = Problem)))]
+    responses((status = 200, body = Success), (status = 400, description = "The token is unknown, used or expired", body = Problem),
+              (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
 #[tracing::instrument(skip_all, err)]
 async fn confirm_reset(
     State(accounts): State<Accounts>,

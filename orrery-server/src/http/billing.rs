@@ -62,10 +62,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct CheckoutBody {
     /// The plan to buy: `pro` or `enterprise`.
-    #[schema(example = "pro")]
+    #[schema(value_type = crate::http::docs::PaidPlanName, example = "pro")]
     pub plan: String,
     /// Where Stripe sends the user back to (http(s), on this server's origin or an allowed
-    /// one); `?checkout=success` or `?checkout=canceled` is added.
+    /// one, at most 2,000 characters); `?checkout=success` or `?checkout=canceled` is added.
+    #[schema(max_length = 2000)]
     pub return_url: String,
 }
 
@@ -82,7 +83,9 @@ pub struct CheckoutResponse {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortalBody {
-    /// Where the portal's "return" link leads (default: `public_url` + `/billing`).
+    /// Where the portal's "return" link leads (default: `public_url` + `/billing`); the rules
+    /// of `CheckoutBody.return_url`.
+    #[schema(max_length = 2000)]
     pub return_url: Option<String>,
 }
 
@@ -100,7 +103,7 @@ pub struct PortalResponse {
 #[serde(deny_unknown_fields)]
 pub struct ChangePlanBody {
     /// The new plan: `pro` or `enterprise` (to go back to free, cancel).
-    #[schema(example = "enterprise")]
+    #[schema(value_type = crate::http::docs::PaidPlanName, example = "enterprise")]
     pub plan: String,
 }
 

@@ -47,10 +47,15 @@ pub fn base() -> OpenApi {
 }
 
 /// Completes the generated document with what every route shares, so that it says what the
-/// server really answers: errors are `application/problem+json` (not `application/json`), and
-/// each operation lists the statuses its middleware and extractors can give — 400 for a bad path
-/// or query, 401 when it takes credentials, 413/415/422 when it takes a body, 429 where a rate
-/// limit applies.
+/// server really answers (a fuzzer run in `scripts/test-all` holds it to that):
+///
+/// - errors are `application/problem+json` (not `application/json`);
+/// - each operation lists the statuses its middleware and extractors can give: 400 for a
+///   malformed path or query and 422 for a query value out of range when it takes parameters;
+///   401, 402 (the plan's monthly call quota) and 429 when it takes credentials; 403 on admin
+///   routes; 400/413/415/422 when it takes a body; 503 everywhere (the request timeout);
+/// - every free-text string refuses NUL (`\u0000`, `%00`), as the body, path and query
+///   extractors do (`extract.rs`): PostgreSQL cannot store it.
 pub fn finish(doc: &mut OpenApi) {
     use utoipa::openapi::path::Operation;
     use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
@@ -73,6 +78,11 @@ pub fn finish(doc: &mut OpenApi) {
             );
         }
     };
+    if let Some(components) = doc.components.as_mut() {
+        for schema in components.schemas.values_mut() {
+            refuse_nul(schema);
+        }
+    }
     for item in doc.paths.paths.values_mut() {
         let ops = [
             item.get.as_mut(),
@@ -92,14 +102,27 @@ pub fn finish(doc: &mut OpenApi) {
                         .insert("application/problem+json".to_owned(), content);
                 }
             }
+            for parameter in op.parameters.iter_mut().flatten() {
+                if let RefOr::T(parameter) = parameter
+                    && let Some(schema) = parameter.schema.as_mut()
+                {
+                    refuse_nul(schema);
+                }
+            }
             let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let admin = op.tags.iter().flatten().any(|t| t == "admin");
             let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
             if has_params {
                 add(op, "400", "A path or query parameter is malformed");
+                add(op, "422", "A query parameter is out of range");
             }
             if secured {
                 add(op, "401", "No valid access token or API key");
+                add(op, "402", "The plan's monthly API call quota is used up");
                 add(op, "429", "Rate limit reached; see Retry-After");
+            }
+            if admin {
+                add(op, "403", "The caller is not an administrator");
             }
             if op.request_body.is_some() {
                 add(op, "400", "The body is not JSON");
@@ -107,7 +130,65 @@ pub fn finish(doc: &mut OpenApi) {
                 add(op, "415", "The body is not application/json");
                 add(op, "422", "The body is not what this route takes");
             }
+            add(
+                op,
+                "503",
+                "The request took too long, or the server is overloaded",
+            );
         }
+    }
+}
+
+/// What every free-text string matches: anything but NUL.
+pub const NO_NUL: &str = "^[^\u{0}]*$";
+
+/// Adds [`NO_NUL`] to every string in `schema` that has no pattern, format or enum of its own
+/// (those already exclude NUL).
+fn refuse_nul(schema: &mut utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{AdditionalProperties, ArrayItems, Schema, SchemaType, Type};
+
+    let RefOr::T(schema) = schema else {
+        return;
+    };
+    match schema {
+        Schema::Object(object) => {
+            let string = match &object.schema_type {
+                SchemaType::Type(t) => *t == Type::String,
+                SchemaType::Array(types) => types.contains(&Type::String),
+                SchemaType::AnyValue => false,
+            };
+            let password = matches!(
+                &object.format,
+                Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                    utoipa::openapi::KnownFormat::Password
+                ))
+            );
+            if string
+                && object.pattern.is_none()
+                && object.enum_values.is_none()
+                && (object.format.is_none() || password)
+            {
+                object.pattern = Some(NO_NUL.to_owned());
+            }
+            for property in object.properties.values_mut() {
+                refuse_nul(property);
+            }
+            if let Some(extra) = object.additional_properties.as_deref_mut()
+                && let AdditionalProperties::RefOr(extra) = extra
+            {
+                refuse_nul(extra);
+            }
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                refuse_nul(items);
+            }
+        }
+        Schema::OneOf(one) => one.items.iter_mut().for_each(refuse_nul),
+        Schema::AllOf(all) => all.items.iter_mut().for_each(refuse_nul),
+        Schema::AnyOf(any) => any.items.iter_mut().for_each(refuse_nul),
+        _ => {}
     }
 }
 
@@ -127,4 +208,133 @@ pub fn router(doc: Arc<OpenApi>) -> Router<AppState> {
             }
         }),
     )
+}
+
+/// The closed sets of strings some fields take, for the document only: the handlers read these
+/// fields as strings and answer anything else with a 422 naming the field.
+mod names {
+    #![allow(dead_code)] // Only their schemas are used.
+
+    use utoipa::ToSchema;
+
+    /// A picture's theme.
+    #[derive(Debug, ToSchema)]
+    #[schema(rename_all = "lowercase")]
+    pub enum ThemeName {
+        /// Light text on a dark background (the default).
+        Dark,
+        /// Dark text on a light background.
+        Light,
+    }
+
+    /// How usage history is bucketed.
+    #[derive(Debug, ToSchema)]
+    #[schema(rename_all = "lowercase")]
+    pub enum GranularityName {
+        /// One bucket per day (the default).
+        Day,
+        /// One per ISO week, from its Monday.
+        Week,
+        /// One per calendar month.
+        Month,
+    }
+
+    /// A plan.
+    #[derive(Debug, ToSchema)]
+    #[schema(rename_all = "lowercase")]
+    pub enum PlanName {
+        /// The free plan.
+        Free,
+        /// The pro plan.
+        Pro,
+        /// The enterprise plan.
+        Enterprise,
+    }
+
+    /// A plan that is bought (the free plan is reached by cancelling).
+    #[derive(Debug, ToSchema)]
+    #[schema(rename_all = "lowercase")]
+    pub enum PaidPlanName {
+        /// The pro plan.
+        Pro,
+        /// The enterprise plan.
+        Enterprise,
+    }
+
+    /// An account's role.
+    #[derive(Debug, ToSchema)]
+    #[schema(rename_all = "lowercase")]
+    pub enum RoleName {
+        /// An ordinary account.
+        User,
+        /// An operator: the admin routes.
+        Admin,
+    }
+}
+
+pub use names::{GranularityName, PaidPlanName, PlanName, RoleName, ThemeName};
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use crate::services::identity::{
+        EMAIL_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS,
+    };
+
+    /// The limits in the document are the ones the checks use (utoipa's attributes take
+    /// literals, so this keeps them honest).
+    #[test]
+    fn documented_limits_are_the_checked_ones() {
+        let (_, mut doc) = crate::http::routes().split_for_parts();
+        super::finish(&mut doc);
+        let doc: Value = serde_json::to_value(&doc).unwrap();
+        let property = |schema: &str, field: &str| {
+            doc["components"]["schemas"][schema]["properties"][field].clone()
+        };
+        for schema in ["SignupRequest", "CreateAdmin"] {
+            let email = property(schema, "email");
+            assert_eq!(email["maxLength"], json!(EMAIL_MAX_CHARS), "{schema}");
+            let name = property(schema, "name");
+            assert_eq!(name["maxLength"], json!(NAME_MAX_CHARS), "{schema}");
+        }
+        for (schema, field) in [("SignupRequest", "password"), ("ResetConfirm", "password")] {
+            let password = property(schema, field);
+            assert_eq!(password["minLength"], json!(PASSWORD_MIN_CHARS));
+            assert_eq!(password["maxLength"], json!(PASSWORD_MAX_CHARS));
+        }
+        let agent_id = property("CreateGraph", "agent_id");
+        assert_eq!(agent_id["maxLength"], json!(orrery_core::id::MAX_ID_LEN));
+        for plan in ["free", "pro", "enterprise"] {
+            assert!(plan.parse::<orrery_core::Plan>().is_ok(), "{plan}");
+        }
+    }
+
+    #[test]
+    fn every_error_is_a_problem_and_every_string_refuses_nul() {
+        let (_, mut doc) = crate::http::routes().split_for_parts();
+        super::finish(&mut doc);
+        let text = doc.to_json().unwrap();
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for (status, response) in op["responses"].as_object().unwrap() {
+                    if status.starts_with('4') || status.starts_with('5') {
+                        let content = response["content"].as_object().unwrap();
+                        assert!(
+                            content.keys().all(|k| k == "application/problem+json"),
+                            "{method} {path} {status}"
+                        );
+                    }
+                }
+            }
+        }
+        let search = &doc["paths"]["/api/graphs"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "search")
+            .unwrap()["schema"];
+        assert_eq!(search["pattern"], json!(super::NO_NUL));
+    }
 }

@@ -68,11 +68,13 @@ pub struct EventQuery {
     pub graph_id: Option<Uuid>,
     /// Only this type (`graph.updated`).
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", max_length = 64, pattern = "^[A-Za-z0-9._]*$")]
     pub kind: Option<String>,
-    /// 1-based page.
+    /// 1-based page (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<u32>,
-    /// Items per page, 1 to 100.
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 

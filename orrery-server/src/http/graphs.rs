@@ -163,10 +163,13 @@ pub struct GraphList {
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// 1-based page (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<u32>,
     /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
-    /// Case-insensitive substring of name or description.
+    /// Case-insensitive substring of name or description, at most 200 characters.
+    #[param(max_length = 200)]
     pub search: Option<String>,
     /// Also list other accounts' public graphs (default false).
     pub include_public: Option<bool>,
@@ -189,17 +192,29 @@ pub fn page(page: Option<u32>, limit: Option<u32>) -> Result<Page, ApiError> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateGraph {
-    /// Name, unique among your graphs.
+    /// Name, unique among your graphs: 1 to 200 characters (trimmed), no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\u{0}-\u{1f}\u{7f}-\u{9f}]*[^\u{0}-\u{20}\u{7f}-\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}][^\u{0}-\u{1f}\u{7f}-\u{9f}]*$"
+    )]
     pub name: String,
-    /// Free text.
+    /// Free text, at most 10,000 characters (blank is none).
+    #[schema(max_length = 10000)]
     pub description: Option<String>,
     /// The graph document (see docs/graph-format.md).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Object, example = json!({"schema": 1, "nodes": [{"id": "question", "kind": "input", "outputs": [{"name": "value", "type": "text"}]}, {"id": "answer", "kind": "output", "inputs": [{"name": "value", "type": "text"}]}], "edges": [{"from": "question.value", "to": "answer.value"}]}))]
     pub graph_data: Box<RawValue>,
     /// Publish it as a custom agent (under `agent_id`, or a slug of the name).
     #[serde(default)]
     pub is_custom_agent: bool,
-    /// The agent id to publish under.
+    /// The agent id to publish under: ASCII letters, digits, `_` and `-`, not starting with
+    /// `-`, at most 128 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[A-Za-z0-9_][A-Za-z0-9_-]*$"
+    )]
     pub agent_id: Option<String>,
     /// Readable by everyone.
     #[serde(default)]
@@ -210,22 +225,33 @@ pub struct CreateGraph {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateGraph {
-    /// New name.
+    /// New name: 1 to 200 characters (trimmed), no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\u{0}-\u{1f}\u{7f}-\u{9f}]*[^\u{0}-\u{20}\u{7f}-\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}][^\u{0}-\u{1f}\u{7f}-\u{9f}]*$"
+    )]
     pub name: Option<String>,
-    /// New description (null clears it).
+    /// New description, at most 10,000 characters (null or blank clears it).
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 10000)]
     pub description: Option<Option<String>>,
     /// New document: a new version.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Object>, example = json!({"schema": 1, "nodes": [{"id": "question", "kind": "input", "outputs": [{"name": "value", "type": "text"}]}, {"id": "answer", "kind": "output", "inputs": [{"name": "value", "type": "text"}]}], "edges": [{"from": "question.value", "to": "answer.value"}]}))]
     pub graph_data: Option<Box<RawValue>>,
     /// New visibility.
     pub is_public: Option<bool>,
     /// Publish as (or stop being) a custom agent.
     pub is_custom_agent: Option<bool>,
-    /// The agent id to publish under.
+    /// The agent id to publish under (the grammar of `CreateGraph.agent_id`).
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[A-Za-z0-9_][A-Za-z0-9_-]*$"
+    )]
     pub agent_id: Option<String>,
     /// The version you edited (or send `If-Match`); a stale one is a 409.
+    #[schema(pattern = "^sha256:[0-9a-f]{64}$")]
     pub base_version: Option<String>,
 }
 
@@ -241,7 +267,12 @@ pub struct ForceQuery {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloneGraph {
-    /// Name of the copy (default: "Copy of …").
+    /// Name of the copy (default: "Copy of …"), like `CreateGraph.name`.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\u{0}-\u{1f}\u{7f}-\u{9f}]*[^\u{0}-\u{20}\u{7f}-\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}][^\u{0}-\u{1f}\u{7f}-\u{9f}]*$"
+    )]
     pub name: Option<String>,
 }
 
@@ -250,7 +281,7 @@ pub struct CloneGraph {
 #[serde(deny_unknown_fields)]
 pub struct ValidateRequest {
     /// The graph document.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Object, example = json!({"schema": 1, "nodes": [{"id": "question", "kind": "input", "outputs": [{"name": "value", "type": "text"}]}, {"id": "answer", "kind": "output", "inputs": [{"name": "value", "type": "text"}]}], "edges": [{"from": "question.value", "to": "answer.value"}]}))]
     pub graph_data: Box<RawValue>,
 }
 
@@ -309,8 +340,10 @@ pub struct VersionList {
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// 1-based page (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<u32>,
     /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
@@ -338,8 +371,10 @@ pub struct VersionResponse {
 #[serde(deny_unknown_fields)]
 pub struct DiffQuery {
     /// The older version.
+    #[param(pattern = "^sha256:[0-9a-f]{64}$")]
     pub from: Option<String>,
     /// The newer version.
+    #[param(pattern = "^sha256:[0-9a-f]{64}$")]
     pub to: Option<String>,
 }
 
@@ -362,6 +397,7 @@ pub struct DiffResponse {
 #[serde(deny_unknown_fields)]
 pub struct LayoutQuery {
     /// Version to lay out (default: current).
+    #[param(pattern = "^sha256:[0-9a-f]{64}$")]
     pub version: Option<String>,
     /// Seed of the layout (default 0); the same seed gives the same positions.
     pub seed: Option<u64>,
@@ -387,12 +423,16 @@ pub struct LayoutResponse {
 #[serde(deny_unknown_fields)]
 pub struct ThumbnailQuery {
     /// Pixels, 16 to 2048 (default 640).
+    #[param(minimum = 16, maximum = 2048)]
     pub width: Option<u32>,
     /// Pixels, 16 to 2048 (default 360).
+    #[param(minimum = 16, maximum = 2048)]
     pub height: Option<u32>,
     /// Version to draw (default: current).
+    #[param(pattern = "^sha256:[0-9a-f]{64}$")]
     pub version: Option<String>,
     /// `dark` (default) or `light`.
+    #[param(inline, value_type = Option<crate::http::docs::ThemeName>)]
     pub theme: Option<String>,
 }
 
@@ -410,7 +450,10 @@ async fn list_graphs(
         .search
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty());
-    if search.as_ref().is_some_and(|s| s.len() > MAX_NAME) {
+    if search
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > MAX_NAME)
+    {
         return Err(ApiError::field("search", "must be at most 200 characters"));
     }
     let found = state
@@ -433,7 +476,8 @@ async fn list_graphs(
 /// Create a graph. Graphs with error diagnostics are refused with all of them (422).
 #[utoipa::path(post, path = "/api/graphs", tag = "graphs", request_body = CreateGraph, security(("bearer" = []), ("api_key" = [])),
     responses((status = 201, body = GraphResponse), (status = 402, description = "Plan limit", body = Problem),
-              (status = 409, body = Problem), (status = 422, description = "Invalid graph, with its diagnostics", body = Problem)))]
+              (status = 409, description = "Name or agent id taken", body = Problem),
+              (status = 422, description = "Invalid graph, with its diagnostics", body = Problem)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
 async fn create_graph(
     State(state): State<AppState>,
@@ -550,8 +594,9 @@ async fn get_graph(
 /// `If-Match` or `base_version` to be told (409) instead of overwriting someone else's change.
 #[utoipa::path(put, path = "/api/graphs/{id}", tag = "graphs", request_body = UpdateGraph, params(("id" = Uuid, Path), ForceQuery),
     security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, body = GraphResponse), (status = 404, body = Problem),
+    responses((status = 200, body = GraphResponse), (status = 402, description = "Plan limit", body = Problem), (status = 404, body = Problem),
               (status = 409, description = "Stale version, name taken, or an interface change that breaks callers", body = Problem),
+              (status = 412, description = "If-Match names a version that is not the current one", body = Problem),
               (status = 422, body = Problem)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id(), graph_id = %id), err)]
 async fn update_graph(
@@ -711,7 +756,8 @@ async fn delete_graph(
 /// Copy a graph you can read into a new private graph of yours.
 #[utoipa::path(post, path = "/api/graphs/{id}/clone", tag = "graphs", request_body = CloneGraph, params(("id" = Uuid, Path)),
     security(("bearer" = []), ("api_key" = [])),
-    responses((status = 201, body = GraphResponse), (status = 402, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 201, body = GraphResponse), (status = 402, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, description = "The source graph is not valid under your plan", body = Problem)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id(), graph_id = %id), err)]
 async fn clone_graph(
     State(state): State<AppState>,
@@ -790,7 +836,7 @@ async fn list_versions(
 }
 
 /// One version of a graph, with its document.
-#[utoipa::path(get, path = "/api/graphs/{id}/versions/{version}", tag = "graphs", params(("id" = Uuid, Path), ("version" = String, Path, description = "sha256:…")),
+#[utoipa::path(get, path = "/api/graphs/{id}/versions/{version}", tag = "graphs", params(("id" = Uuid, Path), ("version" = String, Path, description = "sha256:…", pattern = "^sha256:[0-9a-f]{64}$")),
     security((), ("bearer" = []), ("api_key" = [])), responses((status = 200, body = VersionResponse), (status = 400, body = Problem), (status = 404, body = Problem)))]
 #[tracing::instrument(skip_all, fields(graph_id = %id), err)]
 async fn get_version(

@@ -121,11 +121,15 @@ async fn usage(
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
-    /// First day, `YYYY-MM-DD` (default: 30 days ago).
+    /// First day, `YYYY-MM-DD` between 2000-01-01 and 9999-12-30 (default: 30 days before
+    /// `end_date`); at most three years before `end_date`.
+    #[param(format = Date)]
     pub start_date: Option<String>,
-    /// Last day, inclusive (default: today).
+    /// Last day, inclusive, between 2000-01-01 and 9999-12-30 (default: today).
+    #[param(format = Date)]
     pub end_date: Option<String>,
     /// `day` (default), `week` or `month`.
+    #[param(inline, value_type = Option<crate::http::docs::GranularityName>)]
     pub granularity: Option<String>,
 }
 
