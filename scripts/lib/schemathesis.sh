@@ -62,11 +62,18 @@ schemathesis_stage() {
     "$url/api/auth/signin" | "$venv/bin/python" -c "$token") || status=1
   if [[ $status == 0 ]]; then
     mkdir -p "$out"
-    ORRERY_FUZZ_USER_TOKEN=$ORRERY_FUZZ_USER_TOKEN ORRERY_FUZZ_ADMIN_TOKEN=$ORRERY_FUZZ_ADMIN_TOKEN \
-      SCHEMATHESIS_HOOKS=hooks PYTHONPATH=$here NO_COLOR=1 \
-      "$venv/bin/schemathesis" --config-file "$here/schemathesis.toml" run "$url/openapi.json" \
-      --checks all --exclude-checks positive_data_acceptance --max-examples "$examples" --max-time "$seconds" --workers 1 \
-      --report junit,ndjson --report-dir "$out" || status=$?
+    # From OUT_DIR, where schemathesis keeps its cache of failures to replay (.schemathesis/).
+    local config
+    config=$(cd "$here" && pwd)
+    (
+      cd "$out"
+      ORRERY_FUZZ_USER_TOKEN=$ORRERY_FUZZ_USER_TOKEN ORRERY_FUZZ_ADMIN_TOKEN=$ORRERY_FUZZ_ADMIN_TOKEN \
+        SCHEMATHESIS_HOOKS=hooks PYTHONPATH=$config NO_COLOR=1 \
+        "$venv/bin/schemathesis" --config-file "$config/schemathesis.toml" run "$url/openapi.json" \
+        --checks all --exclude-checks positive_data_acceptance \
+        --max-examples "$examples" --max-time "$seconds" --workers 1 \
+        --report junit,ndjson --report-dir "$out"
+    ) || status=$?
   else
     echo "the fuzzer's accounts could not be made (server log: $dir/server.log)" >&2
   fi
