@@ -872,3 +872,12 @@ pub trait EmailOutbox: Send + Sync {
         page: Page,
     ) -> StoreResult<Paged<OutboxEmail>>;
 }
+
+/// The longest graph name, in characters: the one number the store and the server check.
+pub const MAX_GRAPH_NAME_CHARS: usize = 200;
+/// The longest graph description, in characters.
+pub const MAX_GRAPH_DESCRIPTION_CHARS: usize = 10_000;
+/// The longest display name of an account, in characters.
+pub const MAX_USER_NAME_CHARS: usize = 100;
+/// The longest email address, in characters (RFC 5321's path limit).
+pub const MAX_EMAIL_CHARS: usize = 254;

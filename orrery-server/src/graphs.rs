@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::http::AppState;
 use crate::http::error::ApiError;
+use crate::storage::Storage;
 
 /// Most agents collected for one validation (each distinct agent version counts once).
 const MAX_AGENTS: usize = 500;
@@ -33,7 +34,7 @@ pub fn parse_graph(raw: &RawValue, plan: Plan, max_bytes: usize) -> Result<Graph
 /// The agents `graph` nests, at every depth, as the store holds them for `viewer`: agents the
 /// viewer may not read are left out, so validation reports them as unknown.
 pub async fn collect_agents(
-    state: &AppState,
+    store: &dyn Storage,
     viewer: Option<Uuid>,
     graph: &Graph,
     max_depth: usize,
@@ -46,7 +47,7 @@ pub async fn collect_agents(
         if depth > max_depth + 1 || seen.len() >= MAX_AGENTS || !seen.insert(reference.clone()) {
             continue;
         }
-        let record = match state.store.agent(&reference.id, viewer).await {
+        let record = match store.agent(&reference.id, viewer).await {
             Ok(record) => record,
             Err(StoreError::NotFound(_)) => continue,
             Err(e) => return Err(e.into()),
@@ -54,13 +55,11 @@ pub async fn collect_agents(
         let (document, latest) = match reference.version {
             AgentVersion::Latest => (record.document, true),
             AgentVersion::Pinned(digest) if digest == record.head => (record.document, true),
-            AgentVersion::Pinned(digest) => {
-                match state.store.version(record.id, viewer, digest).await {
-                    Ok(version) => (version.document, false),
-                    Err(StoreError::NotFound(_)) => continue,
-                    Err(e) => return Err(e.into()),
-                }
-            }
+            AgentVersion::Pinned(digest) => match store.version(record.id, viewer, digest).await {
+                Ok(version) => (version.document, false),
+                Err(StoreError::NotFound(_)) => continue,
+                Err(e) => return Err(e.into()),
+            },
         };
         frontier.extend(refs(&document).map(|r| (r, depth + 1)));
         // Ids in the store are valid agent ids.
@@ -80,7 +79,7 @@ fn refs(graph: &Graph) -> impl Iterator<Item = AgentRef> + '_ {
 /// Validates `graph` for `viewer` on `plan`: every diagnostic; a nesting depth over the plan's
 /// limit is a plan limit (402) rather than a diagnostic, since a bigger plan lifts it.
 pub async fn validate(
-    state: &AppState,
+    store: &dyn Storage,
     viewer: Option<Uuid>,
     plan: Plan,
     graph: &Graph,
@@ -88,7 +87,7 @@ pub async fn validate(
 ) -> Result<Vec<Diagnostic>, ApiError> {
     let limits = plan.limits();
     let graph_limits = limits.graph_limits();
-    let resolver = collect_agents(state, viewer, graph, graph_limits.max_depth).await?;
+    let resolver = collect_agents(store, viewer, graph, graph_limits.max_depth).await?;
     let options = ValidateOptions {
         limits: graph_limits,
         agent_id: agent_id.map(str::to_owned),
@@ -132,7 +131,7 @@ impl CallerCheck {
 
 /// Checks `new` as the next version of agent `agent_id` (now `old`) against its callers.
 pub async fn check_callers(
-    state: &AppState,
+    store: &dyn Storage,
     viewer: Uuid,
     agent_id: &str,
     old: &Graph,
@@ -140,14 +139,14 @@ pub async fn check_callers(
 ) -> Result<CallerCheck, ApiError> {
     let change = classify_interface(&Interface::of(old), &Interface::of(new));
     let interface = Interface::of(new);
-    let visible = state.store.callers(agent_id, Some(viewer)).await?;
-    let total = state.store.count_callers(agent_id).await?;
+    let visible = store.callers(agent_id, Some(viewer)).await?;
+    let total = store.count_callers(agent_id).await?;
     let mut broken = Vec::new();
     for caller in &visible {
         if caller.pinned.is_some() {
             continue; // A pinned caller keeps the version it pinned.
         }
-        let record = match state.store.graph(caller.graph_id, Some(viewer)).await {
+        let record = match store.graph(caller.graph_id, Some(viewer)).await {
             Ok(record) => record,
             Err(StoreError::NotFound(_)) => continue,
             Err(e) => return Err(e.into()),

@@ -41,6 +41,8 @@ use crate::http::extract::CallerSlot;
 use crate::mail::{Mailer, Outbox};
 use crate::metrics::Metrics;
 use crate::services::accounts::Accounts;
+use crate::services::graphs::Graphs;
+use crate::services::keys::Keys;
 use crate::settings::Settings;
 use crate::shared::Shared;
 use crate::usage::UsageRecorder;
@@ -73,6 +75,10 @@ pub struct Services {
     pub outbox: Outbox,
     /// Accounts and sessions.
     pub accounts: Accounts,
+    /// Graphs and custom agents.
+    pub graphs: Graphs,
+    /// API keys.
+    pub keys: Keys,
     /// Stripe, when configured.
     pub billing: Option<Arc<dyn BillingProvider>>,
     /// This instance's name, unique per process: the owner of its outbox leases.
@@ -83,6 +89,18 @@ pub struct Services {
     pub renderers: moka::future::Cache<(u32, u32), Arc<orrery_render::Renderer>>,
     /// When the process started.
     pub started: Instant,
+}
+
+impl axum::extract::FromRef<AppState> for Keys {
+    fn from_ref(state: &AppState) -> Keys {
+        state.keys.clone()
+    }
+}
+
+impl axum::extract::FromRef<AppState> for Graphs {
+    fn from_ref(state: &AppState) -> Graphs {
+        state.graphs.clone()
+    }
 }
 
 impl axum::extract::FromRef<AppState> for Accounts {

@@ -5,4 +5,6 @@
 //! which the HTTP layer maps to a problem document.
 
 pub mod accounts;
+pub mod graphs;
 pub mod identity;
+pub mod keys;

@@ -22,6 +22,8 @@ use crate::jobs::Jobs;
 use crate::mail::{LogMailer, Mailer, Outbox, SmtpMailer};
 use crate::metrics::Metrics;
 use crate::services::accounts::{AccountRules, Accounts};
+use crate::services::graphs::Graphs;
+use crate::services::keys::Keys;
 use crate::settings::{Settings, redact_url};
 use crate::shared::Shared;
 use crate::storage::Db;
@@ -117,10 +119,13 @@ impl Application {
             metrics.clone(),
             AccountRules::of(&settings),
         );
+        let graphs = Graphs::new(store.clone(), metrics.clone(), settings.max_body_bytes);
         let state = AppState(Arc::new(Services {
             passwords,
             tokens,
             accounts,
+            graphs,
+            keys: Keys::new(store.clone(), shared.clone()),
             outbox,
             google,
             shared,

@@ -206,16 +206,30 @@ type Embedded = (i64, &'static str, &'static str);
 
 /// The migrations of each backend, embedded in the binary. A landed migration is never edited;
 /// add the next file and list it here (a test checks that the lists match the folders).
-const SQLITE_MIGRATIONS: &[Embedded] = &[(
-    1,
-    "initial",
-    include_str!("../migrations/sqlite/0001_initial.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[Embedded] = &[(
-    1,
-    "initial",
-    include_str!("../migrations/postgres/0001_initial.sql"),
-)];
+const SQLITE_MIGRATIONS: &[Embedded] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "signin_throttled_mail",
+        include_str!("../migrations/sqlite/0002_signin_throttled_mail.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[Embedded] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "signin_throttled_mail",
+        include_str!("../migrations/postgres/0002_signin_throttled_mail.sql"),
+    ),
+];
 
 fn migrator(embedded: &'static [Embedded]) -> Migrator {
     Migrator::with_migrations(

@@ -4,10 +4,12 @@
 
 use orrery_core::store::{StoreError, StoreResult};
 
-/// Longest graph, key or account name, in characters.
-pub(crate) const MAX_NAME: usize = 200;
+/// Longest graph, key or template name, in characters.
+pub(crate) const MAX_NAME: usize = orrery_core::store::MAX_GRAPH_NAME_CHARS;
+/// Longest account name, in characters.
+pub(crate) const MAX_USER_NAME: usize = orrery_core::store::MAX_USER_NAME_CHARS;
 /// Longest graph description, in characters.
-pub(crate) const MAX_DESCRIPTION: usize = 10_000;
+pub(crate) const MAX_DESCRIPTION: usize = orrery_core::store::MAX_GRAPH_DESCRIPTION_CHARS;
 /// Longest email address (RFC 5321 allows 254 in practice; a little slack).
 pub(crate) const MAX_EMAIL: usize = 320;
 /// Longest short identifier-like text: provider ids, event kinds, methods, prefixes.

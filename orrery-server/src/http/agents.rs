@@ -247,7 +247,7 @@ async fn check(
     }
     let plan: Plan = user.plan;
     let new = parse_graph(&body.graph_data, plan, state.settings.max_body_bytes)?;
-    let result = check_callers(&state, user.id(), &agent_id, &record.document, &new).await?;
+    let result = check_callers(&*state.store, user.id(), &agent_id, &record.document, &new).await?;
     Ok(Json(CheckResponse {
         breaking: result.change.breaking,
         blocked: result.blocks(),

@@ -71,6 +71,12 @@ pub enum ApiError {
         /// The current version.
         current: String,
     },
+    /// `If-Match` names no current version (RFC 9110: 412).
+    #[error("the graph is not at the version If-Match names; its current version is {current}")]
+    PreconditionFailed {
+        /// The current version.
+        current: String,
+    },
     /// Publishing this interface would break callers.
     #[error("the new interface of agent `{agent}` breaks {} caller(s)", .broken.len() + .hidden)]
     BreakingChange {
@@ -158,6 +164,7 @@ impl ApiError {
             | ApiError::VersionConflict { .. }
             | ApiError::BreakingChange { .. } => StatusCode::CONFLICT,
             ApiError::PlanLimit(_) => StatusCode::PAYMENT_REQUIRED,
+            ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) | ApiError::Overloaded { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -190,6 +197,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
             ApiError::Conflict(_) => ("conflict", "Conflict"),
             ApiError::VersionConflict { .. } => ("version-conflict", "Version conflict"),
+            ApiError::PreconditionFailed { .. } => ("precondition-failed", "Precondition failed"),
             ApiError::BreakingChange { .. } => ("breaking-change", "Breaking interface change"),
             ApiError::PlanLimit(_) => ("plan-limit", "Plan limit reached"),
             ApiError::RateLimited { .. } => ("rate-limited", "Too many requests"),
@@ -221,7 +229,8 @@ impl ApiError {
             ApiError::InvalidGraph(diagnostics) => {
                 extensions.insert("diagnostics".into(), json!(diagnostics));
             }
-            ApiError::VersionConflict { current, .. } => {
+            ApiError::VersionConflict { current, .. }
+            | ApiError::PreconditionFailed { current } => {
                 extensions.insert("current_version".into(), json!(current));
             }
             ApiError::BreakingChange {

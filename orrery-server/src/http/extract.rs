@@ -425,7 +425,12 @@ async fn api_key(state: &AppState, key: &str) -> Result<(Uuid, Uuid), ApiError> 
         && let Ok((user, id)) = serde_json::from_slice::<(Uuid, Uuid)>(&bytes)
     {
         // A revoked key stays cached for a while; the marker ends it at once everywhere.
-        if state.shared.get(&revoked_key_marker(id)).await.is_some() {
+        if state
+            .shared
+            .get(&crate::services::keys::revoked_key_marker(id))
+            .await
+            .is_some()
+        {
             return Err(ApiError::Unauthorized(
                 "the API key is invalid or has been revoked",
             ));
@@ -452,11 +457,6 @@ async fn api_key(state: &AppState, key: &str) -> Result<(Uuid, Uuid), ApiError> 
 pub fn api_key_cache_key(hash: &[u8; 32]) -> String {
     let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
     format!("apikey:{hex}")
-}
-
-/// The cache key marking a revoked API key.
-pub fn revoked_key_marker(id: Uuid) -> String {
-    format!("revoked-key:{id}")
 }
 
 #[cfg(test)]

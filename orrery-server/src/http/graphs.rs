@@ -5,14 +5,9 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use orrery_core::plan::{LimitExceeded, LimitKind};
-use orrery_core::store::{
-    GraphFilter, GraphRecord, GraphStore, GraphSummary, GraphUpdate, MonitoringStore, NewGraph,
-    Page, StoreError, VersionSummary,
-};
-use orrery_core::{Diagnostic, Digest, Graph, Plan, Resolver};
+use orrery_core::store::{GraphFilter, GraphRecord, GraphSummary, Page, VersionSummary};
+use orrery_core::{Diagnostic, Digest, Graph, Resolver};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -20,11 +15,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::graphs::{self, check_callers, parse_graph, require_valid};
+use crate::graphs;
 use crate::http::AppState;
 use crate::http::auth::Success;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{CurrentUser, Json, MaybeUser, Path, Query};
+use crate::services::graphs::{Actor, CreateInput, Graphs, Precondition, UpdateInput};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -40,10 +36,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(thumbnail))
 }
 
-/// Longest graph name.
-const MAX_NAME: usize = 200;
-/// Longest description.
-const MAX_DESCRIPTION: usize = 10_000;
+/// Longest search text.
+const MAX_SEARCH: usize = crate::services::graphs::NAME_MAX_CHARS;
 /// Most items on one page.
 const MAX_LIMIT: u32 = 100;
 
@@ -452,7 +446,7 @@ async fn list_graphs(
         .filter(|s| !s.is_empty());
     if search
         .as_ref()
-        .is_some_and(|s| s.chars().count() > MAX_NAME)
+        .is_some_and(|s| s.chars().count() > MAX_SEARCH)
     {
         return Err(ApiError::field("search", "must be at most 200 characters"));
     }
@@ -480,72 +474,28 @@ async fn list_graphs(
               (status = 422, description = "Invalid graph, with its diagnostics", body = Problem)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
 async fn create_graph(
-    State(state): State<AppState>,
+    State(graphs): State<Graphs>,
     user: CurrentUser,
     Json(body): Json<CreateGraph>,
 ) -> Result<(StatusCode, HeaderMap, Json<GraphResponse>), ApiError> {
-    let name = check_graph_name(&body.name)?;
-    let description = check_description(body.description)?;
-    let graph = parse_graph(&body.graph_data, user.plan, state.settings.max_body_bytes)?;
-    let agent_id = match (body.is_custom_agent, body.agent_id) {
-        (_, Some(id)) => Some(check_agent_id(&id)?),
-        (true, None) => Some(slug(&name)?),
-        (false, None) => None,
-    };
-    let warnings = require_valid(
-        graphs::validate(
-            &state,
-            Some(user.id()),
-            user.plan,
-            &graph,
-            agent_id.as_deref(),
-        )
-        .await?,
-    )?;
-    let record = state
-        .store
-        .create_graph(NewGraph {
-            owner_id: user.id(),
-            name,
-            description,
-            agent_id,
-            is_public: body.is_public,
-            document: graph,
-            max_graphs: user.plan.limits().allowance(LimitKind::Graphs),
-        })
-        .await
-        .map_err(|e| match e {
-            StoreError::Quota { limit, .. } => plan_limit(user.plan, LimitKind::Graphs, limit),
-            other => conflict_as(
-                "a graph with this name, or an agent with this id, already exists",
-            )(other),
-        })?;
-    state.metrics.graph_versions.inc();
-    state
-        .store
-        .record_event(
-            Some(user.id()),
-            Some(record.id),
-            "graph.created",
-            json!({"version": record.head.to_string(), "nodes": record.node_count}),
+    let saved = graphs
+        .create(
+            actor(&user),
+            CreateInput {
+                name: &body.name,
+                description: body.description,
+                document: &body.graph_data,
+                is_custom_agent: body.is_custom_agent,
+                agent_id: body.agent_id,
+                is_public: body.is_public,
+            },
         )
         .await?;
-    if let Some(agent) = &record.agent_id {
-        state
-            .store
-            .record_event(
-                Some(user.id()),
-                Some(record.id),
-                "agent.published",
-                json!({"agent_id": agent}),
-            )
-            .await?;
-    }
     Ok((
         StatusCode::CREATED,
-        etag(&record.head),
+        etag(&saved.record.head),
         Json(GraphResponse {
-            graph: view(record, &warnings)?,
+            graph: view_with(saved.record, saved.warnings.as_deref())?,
             success: true,
         }),
     ))
@@ -556,15 +506,14 @@ async fn create_graph(
     responses((status = 200, body = ValidateResponse), (status = 402, body = Problem), (status = 422, description = "The document does not parse", body = Problem)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
 async fn validate_graph(
-    State(state): State<AppState>,
+    State(graphs): State<Graphs>,
     user: CurrentUser,
     Json(body): Json<ValidateRequest>,
 ) -> Result<Json<ValidateResponse>, ApiError> {
-    let graph = parse_graph(&body.graph_data, user.plan, state.settings.max_body_bytes)?;
-    let diagnostics = graphs::validate(&state, Some(user.id()), user.plan, &graph, None).await?;
+    let (digest, diagnostics) = graphs.validate(actor(&user), &body.graph_data).await?;
     Ok(Json(ValidateResponse {
         valid: !diagnostics.iter().any(Diagnostic::is_error),
-        digest: graph.digest().to_string(),
+        digest: digest.to_string(),
         diagnostics: diagnostics.iter().map(Into::into).collect(),
     }))
 }
@@ -600,129 +549,34 @@ async fn get_graph(
               (status = 422, body = Problem)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id(), graph_id = %id), err)]
 async fn update_graph(
-    State(state): State<AppState>,
+    State(graphs): State<Graphs>,
     user: CurrentUser,
     Path(id): Path<Uuid>,
     Query(force): Query<ForceQuery>,
     headers: HeaderMap,
     Json(body): Json<UpdateGraph>,
 ) -> Result<(HeaderMap, Json<GraphResponse>), ApiError> {
-    let base = base_version(&headers, body.base_version.as_deref())?;
-    let current = owned(&state, id, user.id()).await?;
-    let name = body.name.as_deref().map(check_graph_name).transpose()?;
-    let description = match body.description {
-        Some(d) => Some(check_description(d)?),
-        None => None,
-    };
-    let agent_id = match (body.is_custom_agent, body.agent_id) {
-        (Some(false), _) => Some(None),
-        (_, Some(id)) => Some(Some(check_agent_id(&id)?)),
-        (Some(true), None) if current.agent_id.is_none() => {
-            Some(Some(slug(name.as_deref().unwrap_or(&current.name))?))
-        }
-        _ => None,
-    };
-    let document = body
-        .graph_data
-        .as_deref()
-        .map(|raw| parse_graph(raw, user.plan, state.settings.max_body_bytes))
-        .transpose()?;
-    let published = agent_id.clone().unwrap_or_else(|| current.agent_id.clone());
-    // The document is checked when it changes or is published under another id; a rename
-    // or a visibility change leaves a graph that was valid when saved alone (even if the plan
-    // has shrunk since).
-    let warnings = if document.is_some() || agent_id.is_some() {
-        let effective = document.as_ref().unwrap_or(&current.document);
-        let diagnostics = graphs::validate(
-            &state,
-            Some(user.id()),
-            user.plan,
-            effective,
-            published.as_deref(),
-        )
-        .await?;
-        Some(require_valid(diagnostics)?)
-    } else {
-        None
-    };
-    // Changing an agent's interface under its callers needs `force`.
-    if let (Some(agent), Some(new)) = (&current.agent_id, &document)
-        && published.as_deref() == Some(agent.as_str())
-        && !force.force.unwrap_or(false)
-    {
-        let check = check_callers(&state, user.id(), agent, &current.document, new).await?;
-        if check.blocks() {
-            return Err(ApiError::BreakingChange {
-                agent: agent.clone(),
-                change: check.change,
-                broken: check.broken,
-                hidden: check.hidden,
-            });
-        }
-    }
-    let new_version = document
-        .as_ref()
-        .is_some_and(|d| d.digest() != current.head);
-    let record = state
-        .store
-        .update_graph(
+    let precondition = precondition(&headers, body.base_version.as_deref())?;
+    let saved = graphs
+        .update(
+            actor(&user),
             id,
-            user.id(),
-            GraphUpdate {
-                base,
-                author_id: user.id(),
-                name,
-                description,
-                agent_id: agent_id.clone(),
+            UpdateInput {
+                name: body.name.as_deref(),
+                description: body.description,
+                document: body.graph_data.as_deref(),
                 is_public: body.is_public,
-                document,
+                is_custom_agent: body.is_custom_agent,
+                agent_id: body.agent_id,
+                force: force.force.unwrap_or(false),
             },
-        )
-        .await;
-    let record = match record {
-        Ok(record) => record,
-        Err(StoreError::Conflict(what)) if what.contains("version") => {
-            let now = state.store.graph(id, Some(user.id())).await?;
-            return Err(ApiError::VersionConflict {
-                base: base.map(|b| b.to_string()).unwrap_or_default(),
-                current: now.head.to_string(),
-            });
-        }
-        Err(e) => {
-            return Err(conflict_as(
-                "a graph with this name, or an agent with this id, already exists",
-            )(e));
-        }
-    };
-    if new_version {
-        state.metrics.graph_versions.inc();
-    }
-    state
-        .store
-        .record_event(
-            Some(user.id()),
-            Some(id),
-            "graph.updated",
-            json!({"version": record.head.to_string(), "new_version": new_version}),
+            precondition,
         )
         .await?;
-    if let Some(Some(agent)) = &agent_id
-        && current.agent_id.as_deref() != Some(agent.as_str())
-    {
-        state
-            .store
-            .record_event(
-                Some(user.id()),
-                Some(id),
-                "agent.published",
-                json!({"agent_id": agent}),
-            )
-            .await?;
-    }
     Ok((
-        etag(&record.head),
+        etag(&saved.record.head),
         Json(GraphResponse {
-            graph: view_with(record, warnings.as_deref())?,
+            graph: view_with(saved.record, saved.warnings.as_deref())?,
             success: true,
         }),
     ))
@@ -733,20 +587,11 @@ async fn update_graph(
     responses((status = 200, body = Success), (status = 404, body = Problem)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id(), graph_id = %id), err)]
 async fn delete_graph(
-    State(state): State<AppState>,
+    State(graphs): State<Graphs>,
     user: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Success>, ApiError> {
-    state.store.delete_graph(id, user.id()).await?;
-    state
-        .store
-        .record_event(
-            Some(user.id()),
-            None,
-            "graph.deleted",
-            json!({"graph_id": id}),
-        )
-        .await?;
+    graphs.delete(actor(&user), id).await?;
     Ok(Json(Success {
         success: true,
         message: None,
@@ -760,57 +605,19 @@ async fn delete_graph(
               (status = 422, description = "The source graph is not valid under your plan", body = Problem)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id(), graph_id = %id), err)]
 async fn clone_graph(
-    State(state): State<AppState>,
+    State(graphs): State<Graphs>,
     user: CurrentUser,
     Path(id): Path<Uuid>,
     Json(body): Json<CloneGraph>,
 ) -> Result<(StatusCode, HeaderMap, Json<GraphResponse>), ApiError> {
-    let source = state.store.graph(id, Some(user.id())).await?;
-    let name = match body.name {
-        Some(name) => check_graph_name(&name)?,
-        None => check_graph_name(
-            &format!("Copy of {}", source.name)
-                .chars()
-                .take(MAX_NAME)
-                .collect::<String>(),
-        )?,
-    };
-    user.plan
-        .check(LimitKind::NodesPerGraph, source.node_count)
-        .map_err(ApiError::PlanLimit)?;
-    let warnings = require_valid(
-        graphs::validate(&state, Some(user.id()), user.plan, &source.document, None).await?,
-    )?;
-    let record = state
-        .store
-        .create_graph(NewGraph {
-            owner_id: user.id(),
-            name,
-            description: source.description.clone(),
-            agent_id: None,
-            is_public: false,
-            document: source.document,
-            max_graphs: user.plan.limits().allowance(LimitKind::Graphs),
-        })
-        .await
-        .map_err(|e| match e {
-            StoreError::Quota { limit, .. } => plan_limit(user.plan, LimitKind::Graphs, limit),
-            other => conflict_as("a graph with this name already exists")(other),
-        })?;
-    state
-        .store
-        .record_event(
-            Some(user.id()),
-            Some(record.id),
-            "graph.cloned",
-            json!({"from": id}),
-        )
+    let saved = graphs
+        .clone_graph(actor(&user), id, body.name.as_deref())
         .await?;
     Ok((
         StatusCode::CREATED,
-        etag(&record.head),
+        etag(&saved.record.head),
         Json(GraphResponse {
-            graph: view(record, &warnings)?,
+            graph: view_with(saved.record, saved.warnings.as_deref())?,
             success: true,
         }),
     ))
@@ -884,8 +691,9 @@ async fn diff_versions(
         .limits()
         .nesting_depth as usize;
     let mut agents =
-        graphs::collect_agents(&state, viewer.id(), &from_version.document, depth).await?;
-    let newer = graphs::collect_agents(&state, viewer.id(), &to_version.document, depth).await?;
+        graphs::collect_agents(&*state.store, viewer.id(), &from_version.document, depth).await?;
+    let newer =
+        graphs::collect_agents(&*state.store, viewer.id(), &to_version.document, depth).await?;
     for known in newer.known_graphs() {
         let _ = if known.latest {
             agents.insert(&known.name, (*known.graph).clone())
@@ -1016,19 +824,6 @@ async fn version_document(
     }
 }
 
-/// The graph, when `owner` owns it (404 otherwise, also for public graphs of others).
-async fn owned(state: &AppState, id: Uuid, owner: Uuid) -> Result<GraphRecord, ApiError> {
-    let record = state.store.graph(id, Some(owner)).await?;
-    if record.owner_id != owner {
-        return Err(ApiError::NotFound("graph"));
-    }
-    Ok(record)
-}
-
-fn view(record: GraphRecord, warnings: &[Diagnostic]) -> Result<GraphView, ApiError> {
-    view_with(record, Some(warnings))
-}
-
 /// The view of `record`, with the warnings of the version just checked when there are some.
 fn view_with(record: GraphRecord, warnings: Option<&[Diagnostic]>) -> Result<GraphView, ApiError> {
     Ok(GraphView {
@@ -1057,24 +852,48 @@ fn etag(digest: &Digest) -> HeaderMap {
     headers
 }
 
-/// The base version from `If-Match` and/or `base_version`; they must agree when both are sent.
-fn base_version(headers: &HeaderMap, body: Option<&str>) -> Result<Option<Digest>, ApiError> {
-    let header = match headers.get(header::IF_MATCH) {
-        Some(value) => {
-            let text = value
-                .to_str()
-                .map_err(|_| ApiError::BadRequest("If-Match must be a quoted version".into()))?;
-            let text = text.trim().trim_start_matches("W/").trim_matches('"');
-            Some(parse_version("If-Match", text)?)
-        }
-        None => None,
-    };
+/// The precondition of an update: `If-Match` (`*`, or a list of quoted versions; a stale one
+/// is a 412) or `base_version` in the body (a stale one is a 409 to merge from). Both at once
+/// must agree.
+fn precondition(headers: &HeaderMap, body: Option<&str>) -> Result<Precondition, ApiError> {
     let body = body.map(|v| parse_version("base_version", v)).transpose()?;
-    match (header, body) {
-        (Some(a), Some(b)) if a != b => Err(ApiError::BadRequest(
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(body.map_or(Precondition::None, Precondition::BaseVersion));
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::BadRequest("If-Match must be * or quoted versions".into()))?
+        .trim();
+    if text == "*" {
+        return Ok(body.map_or(Precondition::Exists, Precondition::BaseVersion));
+    }
+    let mut tags = Vec::new();
+    for tag in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        // A weak tag never matches in If-Match (RFC 9110 13.1.1: strong comparison).
+        if tag.starts_with("W/") {
+            continue;
+        }
+        let inner = tag
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .ok_or_else(|| ApiError::BadRequest("If-Match must be * or quoted versions".into()))?;
+        tags.push(parse_version("If-Match", inner)?);
+    }
+    if let Some(base) = body
+        && !tags.contains(&base)
+    {
+        return Err(ApiError::BadRequest(
             "If-Match and base_version name different versions".into(),
-        )),
-        (a, b) => Ok(a.or(b)),
+        ));
+    }
+    Ok(Precondition::IfMatch(tags))
+}
+
+/// The acting account and its plan, for the graphs service.
+fn actor(user: &CurrentUser) -> Actor {
+    Actor {
+        id: user.id(),
+        plan: user.plan,
     }
 }
 
@@ -1087,73 +906,9 @@ fn parse_version(field: &'static str, text: &str) -> Result<Digest, ApiError> {
     })
 }
 
-fn check_graph_name(raw: &str) -> Result<String, ApiError> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(ApiError::field(
-            "name",
-            "must be 1 to 200 characters without control characters",
-        ));
-    }
-    Ok(name.to_owned())
-}
-
-fn check_description(raw: Option<String>) -> Result<Option<String>, ApiError> {
-    match raw {
-        Some(d) if d.chars().count() > MAX_DESCRIPTION => Err(ApiError::field(
-            "description",
-            "must be at most 10000 characters",
-        )),
-        Some(d) if d.trim().is_empty() => Ok(None),
-        other => Ok(other),
-    }
-}
-
 /// An agent id as the graph format defines it.
 pub fn check_agent_id(raw: &str) -> Result<String, ApiError> {
-    orrery_core::id::check_name(raw).map_err(|e| ApiError::field("agent_id", e.to_string()))?;
-    Ok(raw.to_owned())
-}
-
-/// An agent id made from a name: lowercase letters, digits and `_`.
-fn slug(name: &str) -> Result<String, ApiError> {
-    let mut out = String::new();
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('_') && !out.is_empty() {
-            out.push('_');
-        }
-    }
-    let out: String = out.trim_end_matches('_').chars().take(64).collect();
-    if out.is_empty() {
-        return Err(ApiError::field(
-            "agent_id",
-            "the name has no letters or digits to make an agent id from; send agent_id",
-        ));
-    }
-    Ok(out)
-}
-
-/// The 402 for a [`StoreError::Quota`] of `limit` (the plan's allowance of `kind`, which the
-/// store checked atomically): the same problem a count over the allowance gives.
-pub(crate) fn plan_limit(plan: Plan, kind: LimitKind, limit: u64) -> ApiError {
-    let needed = limit.saturating_add(1);
-    let exceeded = plan.check(kind, needed).err().unwrap_or(LimitExceeded {
-        kind,
-        plan,
-        allowed: limit,
-        needed,
-        upgrade_to: None,
-    });
-    ApiError::PlanLimit(exceeded)
-}
-
-fn conflict_as(message: &'static str) -> impl Fn(StoreError) -> ApiError {
-    move |e| match e {
-        StoreError::Conflict(_) => ApiError::Conflict(message.into()),
-        other => other.into(),
-    }
+    Ok(crate::services::graphs::check_agent_id(raw)?)
 }
 
 fn double_option<'de, D: serde::Deserializer<'de>>(
@@ -1167,25 +922,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn slugs_make_agent_ids() {
-        assert_eq!(slug("Billing Bot (v2)").unwrap(), "billing_bot_v2");
-        assert!(slug("!!!").is_err());
-    }
-
-    #[test]
-    fn base_versions_come_from_if_match_or_the_body() {
+    fn preconditions_come_from_if_match_or_the_body() {
         let d = format!("sha256:{}", "a".repeat(64));
+        let digest: Digest = d.parse().unwrap();
         let mut h = HeaderMap::new();
-        assert_eq!(base_version(&h, None).unwrap(), None);
+        assert_eq!(precondition(&h, None).unwrap(), Precondition::None);
+        assert_eq!(
+            precondition(&h, Some(&d)).unwrap(),
+            Precondition::BaseVersion(digest)
+        );
         h.insert(
             header::IF_MATCH,
             HeaderValue::from_str(&format!("\"{d}\"")).unwrap(),
         );
-        assert_eq!(base_version(&h, Some(&d)).unwrap().unwrap().to_string(), d);
+        assert_eq!(
+            precondition(&h, Some(&d)).unwrap(),
+            Precondition::IfMatch(vec![digest])
+        );
         let other = format!("sha256:{}", "b".repeat(64));
-        assert!(base_version(&h, Some(&other)).is_err());
+        assert!(precondition(&h, Some(&other)).is_err());
+        h.insert(
+            header::IF_MATCH,
+            HeaderValue::from_str(&format!("W/\"{other}\", \"{d}\"")).unwrap(),
+        );
+        assert_eq!(
+            precondition(&h, None).unwrap(),
+            Precondition::IfMatch(vec![digest])
+        );
+        h.insert(header::IF_MATCH, HeaderValue::from_static("*"));
+        assert_eq!(precondition(&h, None).unwrap(), Precondition::Exists);
         h.insert(header::IF_MATCH, HeaderValue::from_static("\"nope\""));
-        assert!(base_version(&h, None).is_err());
+        assert!(precondition(&h, None).is_err());
+        h.insert(header::IF_MATCH, HeaderValue::from_static("unquoted"));
+        assert!(precondition(&h, None).is_err());
     }
 
     #[test]

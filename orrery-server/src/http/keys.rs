@@ -3,22 +3,20 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use orrery_core::plan::LimitKind;
-use orrery_core::store::{ApiKey, ApiKeyStore, MonitoringStore, StoreError};
+use orrery_core::store::ApiKey;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::auth::{API_KEY_PREFIX, key_display_prefix, random_token, secret_hash};
 use crate::http::AppState;
 use crate::http::auth::Success;
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{CurrentUser, Json, Path, revoked_key_marker};
-use crate::http::graphs::plan_limit;
+use crate::http::extract::{CurrentUser, Json, Path};
+use crate::services::graphs::Actor;
+use crate::services::keys::{Keys, NewKey};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -99,38 +97,11 @@ pub struct CreateKey {
     responses((status = 201, body = NewKeyResponse), (status = 402, body = Problem), (status = 422, body = Problem)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
 async fn create_key(
-    State(state): State<AppState>,
+    State(keys): State<Keys>,
     user: CurrentUser,
     Json(body): Json<CreateKey>,
 ) -> Result<(StatusCode, Json<NewKeyResponse>), ApiError> {
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::field("name", "must be 1 to 100 characters"));
-    }
-    let secret = random_token(API_KEY_PREFIX);
-    let key = state
-        .store
-        .create_api_key(
-            user.id(),
-            name,
-            &key_display_prefix(&secret),
-            &secret_hash(&secret),
-            user.plan.limits().allowance(LimitKind::ApiKeys),
-        )
-        .await
-        .map_err(|e| match e {
-            StoreError::Quota { limit, .. } => plan_limit(user.plan, LimitKind::ApiKeys, limit),
-            other => other.into(),
-        })?;
-    state
-        .store
-        .record_event(
-            Some(user.id()),
-            None,
-            "key.created",
-            json!({"key_id": key.id, "prefix": key.prefix}),
-        )
-        .await?;
+    let NewKey { key, secret } = keys.create(actor(&user), &body.name).await?;
     Ok((
         StatusCode::CREATED,
         Json(NewKeyResponse {
@@ -145,11 +116,8 @@ async fn create_key(
 #[utoipa::path(get, path = "/api/keys", tag = "keys", security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = KeyList), (status = 401, body = Problem)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
-async fn list_keys(
-    State(state): State<AppState>,
-    user: CurrentUser,
-) -> Result<Json<KeyList>, ApiError> {
-    let keys = state.store.list_api_keys(user.id()).await?;
+async fn list_keys(State(keys): State<Keys>, user: CurrentUser) -> Result<Json<KeyList>, ApiError> {
+    let keys = keys.list(actor(&user)).await?;
     Ok(Json(KeyList {
         keys: keys.into_iter().map(Into::into).collect(),
         success: true,
@@ -161,26 +129,11 @@ async fn list_keys(
     responses((status = 200, body = Success), (status = 404, body = Problem)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id(), key_id = %id), err)]
 async fn revoke_key(
-    State(state): State<AppState>,
+    State(keys): State<Keys>,
     user: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Success>, ApiError> {
-    let revoked = state.store.revoke_api_key(user.id(), id).await?;
-    state
-        .shared
-        .set(
-            &revoked_key_marker(id),
-            vec![1],
-            std::time::Duration::from_secs(120),
-        )
-        .await;
-    // Only the call that revoked the key writes the event, however many race.
-    if revoked {
-        state
-            .store
-            .record_event(Some(user.id()), None, "key.revoked", json!({"key_id": id}))
-            .await?;
-    }
+    keys.revoke(actor(&user), id).await?;
     Ok(Json(Success {
         success: true,
         message: None,
@@ -192,40 +145,21 @@ async fn revoke_key(
     responses((status = 200, body = NewKeyResponse), (status = 404, body = Problem)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id(), key_id = %id), err)]
 async fn rotate_key(
-    State(state): State<AppState>,
+    State(keys): State<Keys>,
     user: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<NewKeyResponse>, ApiError> {
-    let secret = random_token(API_KEY_PREFIX);
-    let key = state
-        .store
-        .rotate_api_key(
-            user.id(),
-            id,
-            &key_display_prefix(&secret),
-            &secret_hash(&secret),
-        )
-        .await?;
-    state
-        .shared
-        .set(
-            &revoked_key_marker(id),
-            vec![1],
-            std::time::Duration::from_secs(120),
-        )
-        .await;
-    state
-        .store
-        .record_event(
-            Some(user.id()),
-            None,
-            "key.rotated",
-            json!({"old_key_id": id, "key_id": key.id}),
-        )
-        .await?;
+    let NewKey { key, secret } = keys.rotate(actor(&user), id).await?;
     Ok(Json(NewKeyResponse {
         key: key.into(),
         secret,
         success: true,
     }))
+}
+
+fn actor(user: &CurrentUser) -> Actor {
+    Actor {
+        id: user.id(),
+        plan: user.plan,
+    }
 }

@@ -8,9 +8,9 @@ use unicode_normalization::UnicodeNormalization;
 use unicode_security::MixedScript;
 
 /// The longest email address (RFC 5321's path limit).
-pub const EMAIL_MAX_CHARS: usize = 254;
+pub const EMAIL_MAX_CHARS: usize = orrery_core::store::MAX_EMAIL_CHARS;
 /// The longest display name, in characters.
-pub const NAME_MAX_CHARS: usize = 100;
+pub const NAME_MAX_CHARS: usize = orrery_core::store::MAX_USER_NAME_CHARS;
 /// The shortest password, in characters.
 pub const PASSWORD_MIN_CHARS: usize = 8;
 /// The longest password, in characters (hashing cost grows with it).

@@ -32,6 +32,7 @@ pub async fn templates_are_seeded_with_their_variables(db: &TestDb) {
             "payment_failed",
             "plan_downgraded",
             "plan_upgraded",
+            "signin_throttled",
             "subscription_canceled",
             "trial_ending",
             "trial_expired",
@@ -74,7 +75,7 @@ pub async fn templates_are_saved_and_replaced(db: &TestDb) {
     template.variables = vec!["count".to_owned()];
     store.save_template(&template).await.unwrap();
     assert_eq!(store.template("digest").await.unwrap(), template);
-    assert_eq!(store.list_templates().await.unwrap().len(), 9);
+    assert_eq!(store.list_templates().await.unwrap().len(), 10);
     assert!(matches!(
         store
             .save_template(&EmailTemplate {
