@@ -2,7 +2,7 @@
 //! auto-escaped, subject and text not), and the transports that deliver the result — SMTP
 //! through lettre, the log when no SMTP server is configured, memory for tests.
 //!
-//! Requests never send mail themselves: they queue it in the outbox ([`enqueue`]), and the
+//! Requests never send mail themselves: they queue it in the outbox ([`Outbox::send`]), and the
 //! sender job in `jobs.rs` renders and delivers it with retries, so a slow or down SMTP server
 //! neither blocks a request nor loses a mail.
 
