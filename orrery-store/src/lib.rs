@@ -79,6 +79,8 @@ pub enum Backend {
     Postgres,
     /// No database: [`MemoryStore`].
     Memory,
+    /// A backend of an embedding application, by its name.
+    Other(&'static str),
 }
 
 impl Backend {
@@ -88,6 +90,7 @@ impl Backend {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
             Backend::Memory => "memory",
+            Backend::Other(name) => name,
         }
     }
 }
@@ -198,6 +201,65 @@ impl Store {
             tracing::error!(error = %e, "migrations failed");
             StoreError::Backend(Box::new(e))
         })
+    }
+}
+
+/// A whole store: every storage trait of `orrery-core`, plus what operators and tests need of
+/// the backend. [`Store`] and [`MemoryStore`] implement it; the server holds an
+/// `Arc<dyn Storage>`, so an embedding application can bring its own backend.
+#[async_trait::async_trait]
+pub trait Storage:
+    orrery_core::store::UserStore
+    + orrery_core::store::GraphStore
+    + orrery_core::store::ApiKeyStore
+    + orrery_core::store::TokenStore
+    + orrery_core::store::SubscriptionStore
+    + orrery_core::store::UsageStore
+    + orrery_core::store::MonitoringStore
+    + orrery_core::store::EmailTemplateStore
+    + orrery_core::store::EmailOutbox
+    + Send
+    + Sync
+    + 'static
+{
+    /// Which backend it runs on.
+    fn backend(&self) -> Backend;
+    /// Checks that the backend answers (readiness probes, health).
+    async fn ping(&self) -> StoreResult<()>;
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Closes its connections; calls after this fail.
+    async fn close(&self);
+}
+
+/// Implements [`Storage`] for a store type by calling its inherent methods.
+macro_rules! storage {
+    ($($store:ty),*) => {$(
+        #[async_trait::async_trait]
+        impl Storage for $store {
+            fn backend(&self) -> Backend {
+                <$store>::backend(self)
+            }
+
+            async fn ping(&self) -> StoreResult<()> {
+                <$store>::ping(self).await
+            }
+
+            async fn migrate(&self) -> StoreResult<()> {
+                <$store>::migrate(self).await
+            }
+
+            async fn close(&self) {
+                <$store>::close(self).await
+            }
+        }
+    )*};
+}
+storage!(Store, MemoryStore);
+
+impl std::fmt::Debug for dyn Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Storage({})", self.backend().as_str())
     }
 }
 

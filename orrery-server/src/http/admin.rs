@@ -574,7 +574,7 @@ async fn stats(
 #[tracing::instrument(skip_all, fields(admin_id = %admin.0.id()), err)]
 async fn health(State(state): State<AppState>, admin: AdminUser) -> Result<Json<Health>, ApiError> {
     let database = match tokio::time::timeout(CHECK_TIMEOUT, state.store.ping()).await {
-        Ok(Ok(())) => check(true, true, state.store.backend_name()),
+        Ok(Ok(())) => check(true, true, state.store.backend().as_str()),
         Ok(Err(e)) => check(false, true, &format!("{e}")),
         Err(_) => check(false, true, "timed out"),
     };

@@ -7,64 +7,12 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use orrery_core::store::{
-    ApiKeyStore, EmailOutbox, EmailTemplateStore, GraphStore, MonitoringStore, StoreResult,
-    SubscriptionStore, TokenStore, UsageStore, UserStore,
-};
 use orrery_store::{Backend, MemoryStore, Store, StoreOptions};
 use sqlx::ConnectOptions as _;
 use sqlx::postgres::PgConnectOptions;
 
-/// Every storage trait, plus the inherent methods every kind of store has.
-#[async_trait::async_trait]
-pub trait AnyStore:
-    UserStore
-    + GraphStore
-    + ApiKeyStore
-    + TokenStore
-    + SubscriptionStore
-    + UsageStore
-    + MonitoringStore
-    + EmailTemplateStore
-    + EmailOutbox
-    + Send
-    + Sync
-    + 'static
-{
-    /// Which backend it runs on.
-    fn backend(&self) -> Backend;
-    /// Checks that the backend answers.
-    async fn ping(&self) -> StoreResult<()>;
-    /// Applies pending migrations.
-    async fn migrate(&self) -> StoreResult<()>;
-    /// Closes its connections.
-    async fn close(&self);
-}
-
-/// Implements [`AnyStore`] for a store type by calling its inherent methods.
-macro_rules! any_store {
-    ($($store:ty),*) => {$(
-        #[async_trait::async_trait]
-        impl AnyStore for $store {
-            fn backend(&self) -> Backend {
-                <$store>::backend(self)
-            }
-
-            async fn ping(&self) -> StoreResult<()> {
-                <$store>::ping(self).await
-            }
-
-            async fn migrate(&self) -> StoreResult<()> {
-                <$store>::migrate(self).await
-            }
-
-            async fn close(&self) {
-                <$store>::close(self).await
-            }
-        }
-    )*};
-}
-any_store!(Store, MemoryStore);
+/// Every storage trait plus the backend's own methods: the trait the server holds.
+pub use orrery_store::Storage as AnyStore;
 
 /// One case's store, and a way to look under it.
 pub struct TestDb {
