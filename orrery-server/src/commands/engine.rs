@@ -1,7 +1,7 @@
 //! The graph engine's commands: validate, digest, diff, flatten.
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -10,6 +10,62 @@ use orrery_core::{
     ParseOptions, Resolver, ValidateOptions,
 };
 use serde_json::{Value, json};
+
+use crate::commands::{AgentsArg, Format, LimitsArg};
+
+// `orrery validate`'s options.
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Graph documents to check.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub agents: AgentsArg,
+    /// Output format: text for people, json for tools (an array of diagnostics).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[command(flatten)]
+    pub limits: LimitsArg,
+}
+
+// `orrery digest`'s options.
+#[derive(Debug, clap::Args)]
+pub struct DigestArgs {
+    /// The graph document.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub agents: AgentsArg,
+    #[command(flatten)]
+    pub limits: LimitsArg,
+}
+
+// `orrery diff`'s options.
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The older version.
+    pub old: PathBuf,
+    /// The newer version.
+    pub new: PathBuf,
+    #[command(flatten)]
+    pub agents: AgentsArg,
+    /// Output format: text for people, json for tools.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[command(flatten)]
+    pub limits: LimitsArg,
+}
+
+// `orrery flatten`'s options.
+#[derive(Debug, clap::Args)]
+pub struct FlattenArgs {
+    /// The graph document.
+    pub file: PathBuf,
+    /// Directory of agents (DIR/ID.json, older versions in DIR/ID/*.json).
+    #[arg(long, value_name = "DIR")]
+    pub agents: PathBuf,
+    #[command(flatten)]
+    pub limits: LimitsArg,
+}
 
 /// Reads a graph document, refusing files over `max_bytes` before reading them.
 ///
@@ -55,12 +111,9 @@ fn agent_id_of(file: &Path, dir: Option<&Path>) -> Option<String> {
 }
 
 /// `orrery validate`.
-pub fn validate(
-    files: &[std::path::PathBuf],
-    agents: Option<&Path>,
-    json: bool,
-    max_bytes: usize,
-) -> anyhow::Result<ExitCode> {
+pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+    let (files, agents) = (&args.files, args.agents.dir.as_deref());
+    let (json, max_bytes) = (args.format == Format::Json, args.limits.max_bytes);
     let resolver = open_agents(agents, max_bytes)?;
     let resolver: &dyn Resolver = match &resolver {
         Some(r) => r,
@@ -129,7 +182,9 @@ pub fn validate(
 }
 
 /// `orrery digest`.
-pub fn digest(file: &Path, agents: Option<&Path>, max_bytes: usize) -> anyhow::Result<ExitCode> {
+pub fn digest(args: &DigestArgs) -> anyhow::Result<ExitCode> {
+    let (file, agents) = (args.file.as_path(), args.agents.dir.as_deref());
+    let max_bytes = args.limits.max_bytes;
     let resolver = open_agents(agents, max_bytes)?;
     let mut graph = match read_graph(file, max_bytes)? {
         Ok(graph) => graph,
@@ -155,13 +210,10 @@ pub fn digest(file: &Path, agents: Option<&Path>, max_bytes: usize) -> anyhow::R
 }
 
 /// `orrery diff`.
-pub fn diff(
-    old: &Path,
-    new: &Path,
-    agents: Option<&Path>,
-    json: bool,
-    max_bytes: usize,
-) -> anyhow::Result<ExitCode> {
+pub fn diff(args: &DiffArgs) -> anyhow::Result<ExitCode> {
+    let (old, new) = (args.old.as_path(), args.new.as_path());
+    let (agents, max_bytes) = (args.agents.dir.as_deref(), args.limits.max_bytes);
+    let json = args.format == Format::Json;
     let resolver = open_agents(agents, max_bytes)?;
     let resolver: &dyn Resolver = match &resolver {
         Some(r) => r,
@@ -193,7 +245,9 @@ pub fn diff(
 }
 
 /// `orrery flatten`.
-pub fn flatten(file: &Path, agents: &Path, max_bytes: usize) -> anyhow::Result<ExitCode> {
+pub fn flatten(args: &FlattenArgs) -> anyhow::Result<ExitCode> {
+    let (file, agents) = (args.file.as_path(), args.agents.as_path());
+    let max_bytes = args.limits.max_bytes;
     let resolver =
         open_agents(Some(agents), max_bytes)?.context("an agents directory is required")?;
     let graph = match read_graph(file, max_bytes)? {

@@ -2,13 +2,98 @@
 //! edge lists.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
 use orrery_core::{DirResolver, Graph, ParseOptions, flatten};
 use orrery_render::layout::{self, LayoutGraph, LayoutOptions};
+
+use crate::commands::LimitsArg;
+
+// `orrery layout`'s options.
+#[derive(Debug, clap::Args)]
+pub struct LayoutArgs {
+    /// Graph document or edge list.
+    pub input: PathBuf,
+    /// Where to write the positions.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+    /// Iterations on the finest level (default: enough to converge).
+    #[arg(long, value_name = "N")]
+    pub iterations: Option<usize>,
+    /// Seed of the layout.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// How the positions are written.
+    #[arg(long, value_enum, default_value_t = PositionsFormat::Txt)]
+    pub format: PositionsFormat,
+    /// Flatten custom agents from DIR first, so each agent's nodes form a cluster.
+    #[arg(long, value_name = "DIR")]
+    pub agents: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: LimitsArg,
+}
+
+/// How positions are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PositionsFormat {
+    /// `x y z` lines in node order.
+    Txt,
+    /// JSON: `{"nodes": [ids], "positions": [[x, y, z]]}` for documents, an array of
+    /// positions for edge lists.
+    Json,
+}
+
+// `orrery render`'s options.
+#[derive(Debug, clap::Args)]
+pub struct RenderArgs {
+    /// Graph document or edge list.
+    pub input: PathBuf,
+    /// The PNG to write.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+    /// Image width in pixels.
+    #[arg(long, default_value_t = 1280)]
+    pub width: u32,
+    /// Image height in pixels.
+    #[arg(long, default_value_t = 720)]
+    pub height: u32,
+    /// Positions from `orrery layout` (default: lay out now).
+    #[arg(long, value_name = "FILE")]
+    pub positions: Option<PathBuf>,
+    /// Seed of the layout when there are no positions.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The colours.
+    #[arg(long, value_enum, default_value_t = ThemeArg::Dark)]
+    pub theme: ThemeArg,
+    /// Flatten custom agents from DIR first.
+    #[arg(long, value_name = "DIR")]
+    pub agents: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: LimitsArg,
+}
+
+/// The renderer's themes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ThemeArg {
+    /// Light nodes on a dark background.
+    Dark,
+    /// Dark nodes on a light background.
+    Light,
+}
+
+impl ThemeArg {
+    fn theme(self) -> orrery_render::Theme {
+        match self {
+            ThemeArg::Dark => orrery_render::Theme::dark(),
+            ThemeArg::Light => orrery_render::Theme::light(),
+        }
+    }
+}
 
 /// What was read: a graph document (flattened when agents were given) or an edge list.
 pub enum Input {
@@ -65,15 +150,11 @@ pub fn read_input(
 }
 
 /// `orrery layout`.
-pub fn layout(
-    input: &Path,
-    output: &Path,
-    agents: Option<&Path>,
-    seed: u64,
-    iterations: Option<usize>,
-    json: bool,
-    max_bytes: usize,
-) -> anyhow::Result<ExitCode> {
+pub fn layout(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
+    let (input, output) = (args.input.as_path(), args.output.as_path());
+    let (agents, max_bytes) = (args.agents.as_deref(), args.limits.max_bytes);
+    let (seed, iterations) = (args.seed, args.iterations);
+    let json = args.format == PositionsFormat::Json;
     let read = match read_input(input, agents, max_bytes)? {
         Ok(read) => read,
         Err(message) => return Ok(failure(&message)),
@@ -110,23 +191,12 @@ pub fn layout(
 }
 
 /// `orrery render`.
-#[allow(clippy::too_many_arguments)] // One per command-line option.
-pub fn render(
-    input: &Path,
-    output: &Path,
-    agents: Option<&Path>,
-    positions: Option<&Path>,
-    width: u32,
-    height: u32,
-    seed: u64,
-    theme: &str,
-    max_bytes: usize,
-) -> anyhow::Result<ExitCode> {
-    let theme = match theme {
-        "dark" => orrery_render::Theme::dark(),
-        "light" => orrery_render::Theme::light(),
-        other => return Ok(failure(&format!("unknown theme `{other}` (dark or light)"))),
-    };
+pub fn render(args: &RenderArgs) -> anyhow::Result<ExitCode> {
+    let (input, output) = (args.input.as_path(), args.output.as_path());
+    let (agents, max_bytes) = (args.agents.as_deref(), args.limits.max_bytes);
+    let (width, height, seed) = (args.width, args.height, args.seed);
+    let positions = args.positions.as_deref();
+    let theme = args.theme.theme();
     let read = match read_input(input, agents, max_bytes)? {
         Ok(read) => read,
         Err(message) => return Ok(failure(&message)),

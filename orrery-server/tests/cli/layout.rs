@@ -116,6 +116,12 @@ fn render_writes_a_png() {
         "--theme",
         "neon",
     ]);
-    assert_eq!(bad.code, 1);
+    // A closed set of values: wrong arguments (2), and the message lists the right ones.
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("possible values: dark, light"),
+        "{}",
+        bad.stderr
+    );
     let _ = root();
 }
