@@ -24,7 +24,6 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use orrery_core::billing::BillingProvider;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -41,6 +40,8 @@ use crate::http::extract::CallerSlot;
 use crate::mail::{Mailer, Outbox};
 use crate::metrics::Metrics;
 use crate::services::accounts::Accounts;
+use crate::services::admin::Admin;
+use crate::services::billing::Billing;
 use crate::services::graphs::Graphs;
 use crate::services::keys::Keys;
 use crate::settings::Settings;
@@ -79,8 +80,10 @@ pub struct Services {
     pub graphs: Graphs,
     /// API keys.
     pub keys: Keys,
-    /// Stripe, when configured.
-    pub billing: Option<Arc<dyn BillingProvider>>,
+    /// Billing (Stripe, when configured).
+    pub billing: Billing,
+    /// Operating the service.
+    pub admin: Admin,
     /// This instance's name, unique per process: the owner of its outbox leases.
     pub instance: String,
     /// Prometheus metrics.
@@ -100,6 +103,18 @@ impl axum::extract::FromRef<AppState> for Keys {
 impl axum::extract::FromRef<AppState> for Graphs {
     fn from_ref(state: &AppState) -> Graphs {
         state.graphs.clone()
+    }
+}
+
+impl axum::extract::FromRef<AppState> for Billing {
+    fn from_ref(state: &AppState) -> Billing {
+        state.billing.clone()
+    }
+}
+
+impl axum::extract::FromRef<AppState> for Admin {
+    fn from_ref(state: &AppState) -> Admin {
+        state.admin.clone()
     }
 }
 

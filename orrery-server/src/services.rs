@@ -5,6 +5,10 @@
 //! which the HTTP layer maps to a problem document.
 
 pub mod accounts;
+pub mod admin;
+pub mod billing;
 pub mod graphs;
 pub mod identity;
 pub mod keys;
+#[cfg(test)]
+pub(crate) mod testing;

@@ -22,6 +22,8 @@ use crate::jobs::Jobs;
 use crate::mail::{LogMailer, Mailer, Outbox, SmtpMailer};
 use crate::metrics::Metrics;
 use crate::services::accounts::{AccountRules, Accounts};
+use crate::services::admin::Admin;
+use crate::services::billing::Billing;
 use crate::services::graphs::Graphs;
 use crate::services::keys::Keys;
 use crate::settings::{Settings, redact_url};
@@ -120,6 +122,24 @@ impl Application {
             AccountRules::of(&settings),
         );
         let graphs = Graphs::new(store.clone(), metrics.clone(), settings.max_body_bytes);
+        let billing = Billing::new(
+            store.clone(),
+            accounts.clone(),
+            outbox.clone(),
+            billing,
+            &settings.public_url,
+            settings.billing_return_origins.clone(),
+        );
+        let started = Instant::now();
+        let admin = Admin::new(
+            store.clone(),
+            accounts.clone(),
+            shared.clone(),
+            billing.clone(),
+            mailer.clone(),
+            !settings.smtp_url.expose_secret().is_empty(),
+            started,
+        );
         let state = AppState(Arc::new(Services {
             passwords,
             tokens,
@@ -132,10 +152,11 @@ impl Application {
             usage,
             mailer,
             billing,
+            admin,
             instance: format!("orrery-{}", uuid::Uuid::new_v4().simple()),
             metrics,
             renderers: moka::future::Cache::builder().max_capacity(8).build(),
-            started: Instant::now(),
+            started,
             store,
             settings,
         }));

@@ -190,7 +190,7 @@ async fn a_paying_customer_is_upgraded_by_a_signed_webhook_and_downgraded_at_per
     assert_eq!(status, 400, "{problem}");
     assert_eq!(problem["type"], "/problems/bad-request");
     assert_eq!(billing(&app, &user).await["plan"], "pro");
-    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    app.outbox_settled().await;
     assert_eq!(
         app.mail_templates(&user.email)
             .iter()

@@ -350,6 +350,25 @@ impl TestApp {
         panic!("no {template} mail to {to}: {:?}", self.mail.mails_to(to));
     }
 
+    /// Waits (up to 10 s) until no mail is waiting in the outbox: every mail queued so far has
+    /// been delivered (or given up on), so counting deliveries now counts them all.
+    pub async fn outbox_settled(&self) {
+        use orrery_core::store::{EmailOutbox, EmailStatus, Page};
+        let store = self.store().await;
+        for _ in 0..200 {
+            let pending = store
+                .list_emails(Some(EmailStatus::Pending), Page { page: 1, limit: 1 })
+                .await
+                .expect("the outbox lists")
+                .total;
+            if pending == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the outbox still has mail waiting after 10 s");
+    }
+
     /// The templates of the mails delivered to `to` so far, in order.
     pub fn mail_templates(&self, to: &str) -> Vec<String> {
         self.mail
