@@ -5,8 +5,6 @@
 //! node inlined from a custom agent by [`flatten`](crate::flatten()) (`billing/classify`). A `.`
 //! never appears in an id: it separates a node from its port in an edge (`classify.text`).
 
-use std::fmt;
-
 /// The longest id, port name or agent id accepted, in bytes.
 pub const MAX_ID_LEN: usize = 128;
 
@@ -29,31 +27,6 @@ pub enum IdError {
     /// A `/` where only one segment is allowed, or an empty segment.
     #[error("`/` is reserved for the ids of flattened agents")]
     Namespaced,
-}
-
-/// A node id, unique within its graph and readable by people (`classify`, `billing/classify`).
-///
-/// Invariant: follows the grammar of this module.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct NodeId(String);
-
-impl NodeId {
-    /// Checks `s` against the id grammar, allowing `/`-separated segments.
-    pub fn parse(s: &str) -> Result<NodeId, IdError> {
-        check_path(s)?;
-        Ok(NodeId(s.to_owned()))
-    }
-
-    /// The id as written.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for NodeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
 }
 
 /// Checks a single-segment name: a port name, an agent id, or an authored node id.
@@ -125,7 +98,7 @@ mod tests {
         assert_eq!(check_path("billing/classify"), Ok(()));
         assert_eq!(check_path("billing//classify"), Err(IdError::Namespaced));
         assert_eq!(check_path("/a"), Err(IdError::Namespaced));
-        assert!(NodeId::parse("a/b").is_ok());
-        assert_eq!(NodeId::parse("é").unwrap_err(), IdError::BadChar('é'));
+        assert_eq!(check_path("a/b"), Ok(()));
+        assert_eq!(check_path("é"), Err(IdError::BadChar('é')));
     }
 }

@@ -47,7 +47,6 @@ pub use document::{
     ParseOptions, Position, split_endpoint,
 };
 pub use flatten::{FlattenError, FlattenOptions, flatten, flatten_with};
-pub use id::NodeId;
 pub use plan::{Limits, Plan, TrialRules};
 pub use types::{NodeKind, PortType};
 pub use validate::{GraphLimits, ValidGraph, ValidateOptions, validate, validate_with};
