@@ -66,11 +66,16 @@ fn write_graph(g: &Graph, out: &mut Vec<u8>, flush: &mut dyn FnMut(&mut Vec<u8>)
     }
     // Equal edges write equal bytes, so an unstable sort is as good as a stable one.
     let mut edges: Vec<&Edge> = g.edges.iter().collect();
-    if edges.iter().all(|e| e.from.is_ascii() && e.to.is_ascii()) {
+    if edges
+        .iter()
+        .all(|e| e.from.as_str().is_ascii() && e.to.as_str().is_ascii())
+    {
         edges.sort_unstable_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
     } else {
-        edges
-            .sort_unstable_by(|a, b| jcs_cmp(&a.from, &b.from).then_with(|| jcs_cmp(&a.to, &b.to)));
+        edges.sort_unstable_by(|a, b| {
+            jcs_cmp(a.from.as_str(), b.from.as_str())
+                .then_with(|| jcs_cmp(a.to.as_str(), b.to.as_str()))
+        });
     }
     let mut groups: Vec<&Group> = g.groups.iter().collect();
     groups.sort_by(|a, b| jcs_cmp(&a.id, &b.id));
@@ -82,9 +87,9 @@ fn write_graph(g: &Graph, out: &mut Vec<u8>, flush: &mut dyn FnMut(&mut Vec<u8>)
         }
         comma(i, out);
         out.extend_from_slice(b"{\"from\":");
-        write_str(&e.from, out);
+        write_str(e.from.as_str(), out);
         out.extend_from_slice(b",\"to\":");
-        write_str(&e.to, out);
+        write_str(e.to.as_str(), out);
         out.extend_from_slice(b"}");
     }
     out.extend_from_slice(b"],\"groups\":[");

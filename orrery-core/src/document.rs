@@ -100,12 +100,26 @@ pub struct OutputPort {
 #[serde(deny_unknown_fields)]
 pub struct Edge {
     /// The output port the value leaves, `node.port`.
-    pub from: String,
+    pub from: Endpoint,
     /// The input port the value arrives at, `node.port`.
-    pub to: String,
+    pub to: Endpoint,
     /// Free visual data (bend points, colour); outside the digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ui: Option<Value>,
+}
+
+/// One end of an edge, `node.port`, split once when it is read.
+///
+/// Any string is an endpoint, as any value is a graph: one without exactly one `.` is kept as
+/// written, [`parts`](Endpoint::parts) is `None`, and [`validate`](crate::validate()) reports it
+/// with the graph's other problems. It reads and writes as the string, so the wire format and the
+/// digest are those of the text.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    text: Box<str>,
+    // Invariant: the byte offset of the only `.` in `text`, or `NO_DOT` when there is not exactly
+    // one. A sentinel rather than an `Option` keeps an endpoint as small as a `String`.
+    dot: usize,
 }
 
 /// Which custom agent a `subgraph` node stands for.
@@ -368,7 +382,7 @@ impl OutputPort {
 
 impl Edge {
     /// An edge between two `node.port` endpoints.
-    pub fn new(from: impl Into<String>, to: impl Into<String>) -> Edge {
+    pub fn new(from: impl Into<Endpoint>, to: impl Into<Endpoint>) -> Edge {
         Edge {
             from: from.into(),
             to: to.into(),
@@ -377,20 +391,85 @@ impl Edge {
     }
 }
 
-/// Splits `node.port` at its only dot; `None` when there is not exactly one.
-pub fn split_endpoint(endpoint: &str) -> Option<(&str, &str)> {
-    // One pass over a short string beats two memchr calls.
-    let mut dot = None;
-    for (i, b) in endpoint.bytes().enumerate() {
-        if b == b'.' {
-            if dot.is_some() {
-                return None;
-            }
-            dot = Some(i);
-        }
+impl Endpoint {
+    /// The endpoint as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
     }
-    let i = dot?;
-    Some((&endpoint[..i], &endpoint[i + 1..]))
+
+    /// The node id and the port name; `None` when the endpoint is not `node.port`.
+    pub fn parts(&self) -> Option<(&str, &str)> {
+        if self.dot == NO_DOT {
+            return None;
+        }
+        Some((&self.text[..self.dot], &self.text[self.dot + 1..]))
+    }
+
+    /// The node id; `None` when the endpoint is not `node.port`.
+    pub fn node(&self) -> Option<&str> {
+        self.parts().map(|(node, _)| node)
+    }
+
+    /// The port name; `None` when the endpoint is not `node.port`.
+    pub fn port(&self) -> Option<&str> {
+        self.parts().map(|(_, port)| port)
+    }
+}
+
+impl From<Box<str>> for Endpoint {
+    fn from(text: Box<str>) -> Endpoint {
+        let dot = only_dot(&text);
+        Endpoint { text, dot }
+    }
+}
+
+impl From<String> for Endpoint {
+    fn from(text: String) -> Endpoint {
+        Endpoint::from(text.into_boxed_str())
+    }
+}
+
+impl From<&str> for Endpoint {
+    fn from(text: &str) -> Endpoint {
+        Endpoint::from(Box::<str>::from(text))
+    }
+}
+
+impl PartialEq<str> for Endpoint {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Endpoint {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// Endpoints order as their text, byte by byte: the canonical form's order when both are ASCII.
+impl Ord for Endpoint {
+    fn cmp(&self, other: &Endpoint) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for Endpoint {
+    fn partial_cmp(&self, other: &Endpoint) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 impl fmt::Display for AgentVersion {
@@ -428,6 +507,32 @@ impl<'de> Deserialize<'de> for AgentVersion {
                 "invalid agent version {s:?}: expected \"latest\" or \"sha256:\" followed by 64 lowercase hex digits"
             ))
         })
+    }
+}
+
+impl Serialize for Endpoint {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Endpoint {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Endpoint, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Endpoint;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                // What serde says of a `String` field, as before endpoints had a type.
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Endpoint, E> {
+                Ok(Endpoint::from(s))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Endpoint, E> {
+                Ok(Endpoint::from(s))
+            }
+        }
+        d.deserialize_string(V)
     }
 }
 
@@ -607,6 +712,24 @@ fn json_error(error: serde_json::Error) -> ParseError {
     }
 }
 
+/// The `dot` of an endpoint without exactly one `.`.
+const NO_DOT: usize = usize::MAX;
+
+/// The byte offset of the only `.` in `text`, or [`NO_DOT`].
+fn only_dot(text: &str) -> usize {
+    // One pass over a short string beats two memchr calls.
+    let mut dot = NO_DOT;
+    for (i, b) in text.bytes().enumerate() {
+        if b == b'.' {
+            if dot != NO_DOT {
+                return NO_DOT;
+            }
+            dot = i;
+        }
+    }
+    dot
+}
+
 fn yes() -> bool {
     true
 }
@@ -751,9 +874,37 @@ mod tests {
 
     #[test]
     fn endpoints_split_at_their_only_dot() {
-        assert_eq!(split_endpoint("a.b"), Some(("a", "b")));
-        assert_eq!(split_endpoint("a/b.c"), Some(("a/b", "c")));
-        assert_eq!(split_endpoint("a"), None);
-        assert_eq!(split_endpoint("a.b.c"), None);
+        let parts = |s: &str| {
+            Endpoint::from(s)
+                .parts()
+                .map(|(n, p)| (n.to_owned(), p.to_owned()))
+        };
+        assert_eq!(parts("a.b"), Some(("a".into(), "b".into())));
+        assert_eq!(parts("a/b.c"), Some(("a/b".into(), "c".into())));
+        assert_eq!(parts(".c"), Some(("".into(), "c".into())));
+        assert_eq!(parts("a"), None);
+        assert_eq!(parts("a.b.c"), None);
+    }
+
+    #[test]
+    fn endpoints_read_and_write_as_they_were_written() {
+        let json = r#"{"schema":1,"nodes":[],"edges":[{"from":"a.b","to":"c"},{"from":"x.\u0079","to":"a.b.c"}]}"#;
+        let g = Graph::from_json(json).unwrap();
+        assert_eq!(g.edges[0].from.parts(), Some(("a", "b")));
+        assert_eq!((g.edges[0].to.parts(), g.edges[1].to.parts()), (None, None));
+        assert_eq!(g.edges[1].from.parts(), Some(("x", "y")));
+        let again = Graph::from_value(serde_json::to_value(&g).unwrap()).unwrap();
+        assert_eq!(again, g);
+        assert_eq!(
+            g.to_json(),
+            r#"{"schema":1,"nodes":[],"edges":[{"from":"a.b","to":"c"},{"from":"x.y","to":"a.b.c"}]}"#
+        );
+        let err = Graph::from_json(r#"{"schema":1,"nodes":[],"edges":[{"from":1,"to":"a.b"}]}"#)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid type: integer `1`, expected a string at"),
+            "{err}"
+        );
     }
 }

@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap;
 
 use crate::agents::{ResolvedAgent, Resolver};
 use crate::document::{
-    AgentRef, AgentVersion, Edge, Graph, Group, InputPort, Node, OutputPort, split_endpoint,
+    AgentRef, AgentVersion, Edge, Endpoint, Graph, Group, InputPort, Node, OutputPort,
 };
 use crate::types::NodeKind;
 
@@ -249,13 +249,13 @@ fn relay_interface_node(node: &mut Node, caller: &Node) {
 
 /// Rewrites an endpoint of one level into the flattened graph: prefixed, and moved onto the relay
 /// when it names a port of an inlined `subgraph` node.
-fn endpoint(endpoint: &str, prefix: &str, inlined: &FxHashMap<&str, Inlined>) -> String {
-    let Some((node, port)) = split_endpoint(endpoint) else {
-        return format!("{prefix}{endpoint}");
+fn endpoint(endpoint: &Endpoint, prefix: &str, inlined: &FxHashMap<&str, Inlined>) -> Endpoint {
+    let Some((node, port)) = endpoint.parts() else {
+        return Endpoint::from(format!("{prefix}{endpoint}"));
     };
     match inlined.get(node).and_then(|i| i.relay_port.get(port)) {
-        Some(relay_port) => format!("{prefix}{node}/{port}.{relay_port}"),
-        None => format!("{prefix}{endpoint}"),
+        Some(relay_port) => Endpoint::from(format!("{prefix}{node}/{port}.{relay_port}")),
+        None => Endpoint::from(format!("{prefix}{endpoint}")),
     }
 }
 

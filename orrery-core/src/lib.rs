@@ -43,8 +43,8 @@ pub use diagnostic::{Code, Diagnostic, Direction, Location, Severity, render_rep
 pub use diff::{GraphDiff, broken_callers, classify_interface, diff};
 pub use digest::{Digest, DigestParseError};
 pub use document::{
-    AgentRef, AgentVersion, Edge, Graph, Group, InputPort, Node, OutputPort, ParseError,
-    ParseOptions, Position, split_endpoint,
+    AgentRef, AgentVersion, Edge, Endpoint, Graph, Group, InputPort, Node, OutputPort, ParseError,
+    ParseOptions, Position,
 };
 pub use flatten::{FlattenError, FlattenOptions, flatten, flatten_with};
 pub use plan::{Limits, Plan, TrialRules};

@@ -14,7 +14,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::agents::{Interface, ResolvedAgent, Resolver};
 use crate::diagnostic::{Code, Diagnostic, Direction, Location, Step};
 use crate::digest::Digest;
-use crate::document::{AgentRef, AgentVersion, Graph, Node, split_endpoint};
+use crate::document::{AgentRef, AgentVersion, Graph, Node};
 use crate::id::{check_name, check_path};
 use crate::types::{NodeKind, PortType};
 
@@ -483,10 +483,9 @@ impl Validator<'_> {
         let mut seen: FxHashSet<u128> =
             FxHashSet::with_capacity_and_hasher(graph.edges.len(), Default::default());
         for (i, edge) in graph.edges.iter().enumerate() {
-            let (Some(from), Some(to)) = (split_endpoint(&edge.from), split_endpoint(&edge.to))
-            else {
+            let (Some(from), Some(to)) = (edge.from.parts(), edge.to.parts()) else {
                 for endpoint in [&edge.from, &edge.to] {
-                    if split_endpoint(endpoint).is_none() {
+                    if endpoint.parts().is_none() {
                         self.emit(
                             path,
                             Code::InvalidEndpoint,

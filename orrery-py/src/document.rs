@@ -2,7 +2,7 @@
 //! `OutputPort`, `Edge`, `AgentRef` and `Group`. Each wraps the core's struct, compares equal
 //! when that does, writes a dataclass-like `repr`, and gives its JSON form with `to_dict()`.
 
-use orrery_core::{AgentRef, Edge, Group, InputPort, Node, OutputPort, Position, split_endpoint};
+use orrery_core::{AgentRef, Edge, Group, InputPort, Node, OutputPort, Position};
 use pyo3::prelude::*;
 
 use crate::json::{object_to_py, serialize_to_py, to_py};
@@ -257,37 +257,37 @@ impl PyEdge {
     /// The output port the value leaves, `node.port` (`from` in the document).
     #[getter]
     fn from_(&self) -> &str {
-        &self.inner.from
+        self.inner.from.as_str()
     }
 
     /// The input port the value arrives at, `node.port`.
     #[getter]
     fn to(&self) -> &str {
-        &self.inner.to
+        self.inner.to.as_str()
     }
 
     /// The node of `from_`; `None` when `from_` is not `node.port`.
     #[getter(from_node)]
     fn source_node(&self) -> Option<&str> {
-        split_endpoint(&self.inner.from).map(|(node, _)| node)
+        self.inner.from.node()
     }
 
     /// The port of `from_`.
     #[getter(from_port)]
     fn source_port(&self) -> Option<&str> {
-        split_endpoint(&self.inner.from).map(|(_, port)| port)
+        self.inner.from.port()
     }
 
     /// The node of `to`; `None` when `to` is not `node.port`.
     #[getter]
     fn to_node(&self) -> Option<&str> {
-        split_endpoint(&self.inner.to).map(|(node, _)| node)
+        self.inner.to.node()
     }
 
     /// The port of `to`.
     #[getter]
     fn to_port(&self) -> Option<&str> {
-        split_endpoint(&self.inner.to).map(|(_, port)| port)
+        self.inner.to.port()
     }
 
     /// Free visual data.
@@ -304,8 +304,8 @@ impl PyEdge {
     fn __repr__(&self) -> String {
         format!(
             "Edge(from_={}, to={})",
-            quote(&self.inner.from),
-            quote(&self.inner.to)
+            quote(self.inner.from.as_str()),
+            quote(self.inner.to.as_str())
         )
     }
 }

@@ -2,7 +2,7 @@
 //! `nodes[i]`, edges are the document's edges whose nodes exist (self-loops and repeats
 //! dropped), and clusters come from flattened ids (`billing/classify` is in cluster `billing`).
 
-use orrery_core::{Graph, NodeKind, split_endpoint};
+use orrery_core::{Graph, NodeKind};
 use rustc_hash::FxHashMap;
 
 use crate::layout::{ClusterTree, LayoutError, LayoutGraph};
@@ -20,11 +20,7 @@ pub fn edge_pairs(graph: &Graph) -> Vec<(usize, usize)> {
     let mut pairs: Vec<(usize, usize)> = graph
         .edges
         .iter()
-        .filter_map(|e| {
-            let (from, _) = split_endpoint(&e.from)?;
-            let (to, _) = split_endpoint(&e.to)?;
-            Some((*index.get(from)?, *index.get(to)?))
-        })
+        .filter_map(|e| Some((*index.get(e.from.node()?)?, *index.get(e.to.node()?)?)))
         .filter(|(a, b)| a != b)
         .map(|(a, b)| (a.min(b), a.max(b)))
         .collect();
