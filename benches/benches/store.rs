@@ -286,6 +286,7 @@ async fn rounds(t: &Target, big: &[Graph; 2], small: &Graph) {
                         is_public: false,
                         document: small.clone(),
                         max_graphs: None,
+                        max_stored_bytes: None,
                     };
                     let start = Instant::now();
                     black_box(t.store.create_graph(new).await.unwrap());
@@ -489,6 +490,7 @@ fn inserts(c: &mut Criterion, rt: &Runtime, t: &Target, small: &Graph) {
                         is_public: false,
                         document: small.clone(),
                         max_graphs: None,
+                        max_stored_bytes: None,
                     };
                     let start = Instant::now();
                     black_box(t.store.create_graph(new).await.unwrap());
@@ -636,6 +638,7 @@ impl Target {
                 is_public: false,
                 document: document.clone(),
                 max_graphs: None,
+                max_stored_bytes: None,
             })
             .await
             .unwrap();

@@ -35,6 +35,12 @@ pub struct Limits {
     pub api_keys: u32,
     /// API requests a minute, per key and per address.
     pub requests_per_minute: u32,
+    /// Bytes the account's graphs may take in storage: every graph's current document plus
+    /// its kept versions as stored (compressed; older versions as deltas).
+    pub stored_bytes: Option<u64>,
+    /// Versions kept per graph; a new version prunes the oldest beyond this count (versions
+    /// pinned by a caller of a custom agent are kept).
+    pub versions_per_graph: u64,
     /// What the plan includes beyond the numbers.
     pub features: Features,
 }
@@ -66,6 +72,8 @@ pub enum LimitKind {
     ApiCallsPerMonth,
     /// API keys per account.
     ApiKeys,
+    /// Bytes of graphs in storage per account.
+    StoredBytes,
     /// A feature the plan lacks.
     Feature,
 }
@@ -118,6 +126,8 @@ impl Plan {
                 api_calls_per_month: Some(1_000),
                 api_keys: 2,
                 requests_per_minute: 60,
+                stored_bytes: Some(64 << 20),
+                versions_per_graph: 20,
                 features: Features {
                     custom_agents: true,
                     private_graphs: true,
@@ -132,6 +142,8 @@ impl Plan {
                 api_calls_per_month: Some(100_000),
                 api_keys: 20,
                 requests_per_minute: 600,
+                stored_bytes: Some(8 << 30),
+                versions_per_graph: 200,
                 features: Features {
                     custom_agents: true,
                     private_graphs: true,
@@ -146,6 +158,8 @@ impl Plan {
                 api_calls_per_month: None,
                 api_keys: 200,
                 requests_per_minute: 6_000,
+                stored_bytes: Some(256 << 30),
+                versions_per_graph: 2_000,
                 features: Features {
                     custom_agents: true,
                     private_graphs: true,
@@ -187,6 +201,7 @@ impl Limits {
             LimitKind::NestingDepth => Some(u64::from(self.nesting_depth)),
             LimitKind::ApiCallsPerMonth => self.api_calls_per_month,
             LimitKind::ApiKeys => Some(u64::from(self.api_keys)),
+            LimitKind::StoredBytes => self.stored_bytes,
             LimitKind::Feature => None,
         }
     }
@@ -281,6 +296,7 @@ fn kind_words(kind: LimitKind) -> &'static str {
         LimitKind::NestingDepth => "levels of agent nesting",
         LimitKind::ApiCallsPerMonth => "API calls a month",
         LimitKind::ApiKeys => "API keys",
+        LimitKind::StoredBytes => "bytes of graphs in storage",
         LimitKind::Feature => "of this feature",
     }
 }

@@ -225,10 +225,16 @@ pub struct GraphRecord {
     pub is_public: bool,
     /// The current version.
     pub head: Digest,
-    /// How many versions it has.
+    /// Counts every change (document, name, description, visibility, agent id): the whole
+    /// graph's version for `If-Match`, where `head` is the document's alone.
+    pub revision: u64,
+    /// How many versions it keeps (older ones beyond the plan's count are pruned).
     pub version_count: u64,
     /// Nodes in the current version.
     pub node_count: u64,
+    /// Bytes the graph takes in storage: its current document plus every kept version as
+    /// stored (compressed, older versions as deltas). What storage quotas count.
+    pub stored_bytes: u64,
     /// The current document.
     pub document: Graph,
     /// When it was created.
@@ -248,6 +254,7 @@ impl GraphRecord {
             agent_id: self.agent_id.clone(),
             is_public: self.is_public,
             head: self.head,
+            revision: self.revision,
             node_count: self.node_count,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -272,6 +279,8 @@ pub struct GraphSummary {
     pub is_public: bool,
     /// The current version.
     pub head: Digest,
+    /// Counts every change (see [`GraphRecord::revision`]).
+    pub revision: u64,
     /// Nodes in the current version.
     pub node_count: u64,
     /// When it was created.
@@ -332,6 +341,10 @@ pub struct NewGraph {
     /// The most graphs the owner may have (the plan's limit); `None` for no limit. A create
     /// that would go over it is a [`StoreError::Quota`], even among concurrent creates.
     pub max_graphs: Option<u64>,
+    /// The most bytes the owner's graphs may take in storage (see
+    /// [`GraphRecord::stored_bytes`]); `None` for no limit. Going over it is a
+    /// [`StoreError::Quota`] of `stored bytes`, counted atomically with the insert.
+    pub max_stored_bytes: Option<u64>,
 }
 
 /// A change to a graph; `None` leaves a field alone. A new document becomes a new version.
@@ -339,6 +352,9 @@ pub struct NewGraph {
 pub struct GraphUpdate {
     /// The version the client saw; a different head is a `Conflict` (never a lost update).
     pub base: Option<Digest>,
+    /// The revision the client saw (name, description and visibility included); a different
+    /// one is a `Conflict("graph revision")`, checked atomically with the write.
+    pub revision: Option<u64>,
     /// Who is saving.
     pub author_id: Uuid,
     /// New name.
@@ -351,6 +367,13 @@ pub struct GraphUpdate {
     pub is_public: Option<bool>,
     /// New document.
     pub document: Option<Graph>,
+    /// The most bytes the owner's graphs may take in storage; a write that grows them past it
+    /// is a [`StoreError::Quota`] of `stored bytes` and changes nothing. `None` for no limit.
+    pub max_stored_bytes: Option<u64>,
+    /// The most versions the graph keeps: a new version prunes the oldest beyond it in the
+    /// same transaction, except versions that a graph's head pins through this graph's agent
+    /// id (a pinned version stays readable). `None` keeps every version.
+    pub max_versions: Option<u64>,
 }
 
 /// Which graphs to list. `owner_id` and `include_public` pick the set: an owner's graphs, "mine
@@ -398,9 +421,13 @@ pub trait GraphStore: Send + Sync {
     /// A graph that `viewer` may read (their own, or public).
     async fn graph(&self, id: Uuid, viewer: Option<Uuid>) -> StoreResult<GraphRecord>;
     /// Changes `owner`'s graph; a new document is written as a new version in the same
-    /// transaction as the head update. `Conflict` when `update.base` is not the head (another
-    /// save came first); a document with the head's digest (moved nodes, ui data) replaces the
-    /// head document without a new version.
+    /// transaction as the head update (and the pruning of versions beyond
+    /// `update.max_versions`). `Conflict("graph version")` when `update.base` is not the head,
+    /// `Conflict("graph revision")` when `update.revision` is not the revision (another save
+    /// came first), `Quota` when the owner's stored bytes would grow past
+    /// `update.max_stored_bytes`; a document with the head's digest (moved nodes, ui data)
+    /// replaces the head document without a new version. Every successful call bumps the
+    /// revision.
     async fn update_graph(
         &self,
         id: Uuid,
@@ -413,6 +440,8 @@ pub trait GraphStore: Send + Sync {
     async fn list_graphs(&self, filter: &GraphFilter) -> StoreResult<Paged<GraphSummary>>;
     /// How many graphs `owner` has.
     async fn count_graphs(&self, owner: Uuid) -> StoreResult<u64>;
+    /// Bytes `owner`'s graphs take in storage: the sum of their [`GraphRecord::stored_bytes`].
+    async fn stored_bytes(&self, owner: Uuid) -> StoreResult<u64>;
     /// The versions of a graph `viewer` may read, newest first, without documents.
     async fn versions(
         &self,

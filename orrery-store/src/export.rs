@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::Store;
 use crate::db::{DbResult, JsonText, Ts, row, with_db};
 use crate::graphs::digest;
+use crate::pack::{self, Stored};
 
 row! {
     struct ProfileRow {
@@ -51,7 +52,9 @@ row! {
         parent: Option<Vec<u8>>,
         author_id: Uuid,
         created_at: Ts,
-        document: String,
+        base_seq: Option<i64>,
+        packed: Option<Vec<u8>>,
+        document: Option<String>,
     }
 }
 
@@ -111,8 +114,9 @@ row! {
 }
 
 pub(crate) async fn export_user(store: &Store, id: Uuid) -> StoreResult<Value> {
-    let (profile, graphs, versions, keys, subscription, usage, events, mails) =
-        with_db!(store, |db, pg| {
+    let (profile, graphs, versions, keys, subscription, usage, events, mails) = with_db!(
+        store,
+        |db, pg| {
             let mut tx = db.begin().await.db()?;
             if pg {
                 // One snapshot for every query below.
@@ -141,7 +145,7 @@ pub(crate) async fn export_user(store: &Store, id: Uuid) -> StoreResult<Value> {
             .db()?;
             let versions = sqlx::query_as::<_, VersionExportRow>(
                 "select v.graph_id, v.seq, v.digest, v.parent, v.author_id, v.created_at, \
-                 v.document from graph_versions v join graphs g on g.id = v.graph_id \
+                 v.base_seq, v.packed, v.document from graph_versions v join graphs g on g.id = v.graph_id \
                  where g.owner_id = $1 order by v.graph_id, v.seq",
             )
             .bind(id)
@@ -199,21 +203,34 @@ pub(crate) async fn export_user(store: &Store, id: Uuid) -> StoreResult<Value> {
                 events,
                 mails,
             )
-        });
+        }
+    );
 
     let mut graphs_json = Vec::with_capacity(graphs.len());
     for graph in graphs {
-        let graph_versions = versions
+        let mine: Vec<&VersionExportRow> =
+            versions.iter().filter(|v| v.graph_id == graph.id).collect();
+        // Versions are packed, older ones as deltas against newer ones (`pack`).
+        let stored: Vec<Stored> = mine
             .iter()
-            .filter(|v| v.graph_id == graph.id)
+            .map(|v| Stored {
+                seq: v.seq,
+                base_seq: v.base_seq,
+                packed: v.packed.clone(),
+                document: v.document.clone(),
+            })
+            .collect();
+        let graph_versions = mine
+            .iter()
             .map(|v| {
+                let text = pack::text_of(&stored, v.seq)?;
                 Ok(json!({
                     "number": v.seq,
                     "digest": digest(v.digest.clone())?.to_string(),
                     "parent": v.parent.clone().map(digest).transpose()?.map(|d| d.to_string()),
                     "author_id": v.author_id,
                     "created_at": ts(v.created_at),
-                    "document": document(&v.document)?,
+                    "document": document(&text)?,
                 }))
             })
             .collect::<StoreResult<Vec<Value>>>()?;

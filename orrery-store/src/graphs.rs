@@ -20,12 +20,13 @@ use crate::db::{
     row, with_db,
 };
 use crate::limits::{self, MAX_DESCRIPTION, MAX_NAME};
+use crate::pack::{self, Stored};
 
 /// The columns of a graph without its document, in [`SummaryRow`] order.
 macro_rules! summary_columns {
     () => {
-        "id, owner_id, name, description, agent_id, is_public, head, version_count, node_count, \
-         created_at, updated_at"
+        "id, owner_id, name, description, agent_id, is_public, head, revision, version_count, \
+         node_count, document_bytes, version_bytes, created_at, updated_at"
     };
 }
 
@@ -38,8 +39,11 @@ row! {
         agent_id: Option<String>,
         is_public: bool,
         head: Vec<u8>,
+        revision: i64,
         version_count: i64,
         node_count: i64,
+        document_bytes: i64,
+        version_bytes: i64,
         created_at: Ts,
         updated_at: Ts,
     }
@@ -54,8 +58,11 @@ row! {
         agent_id: Option<String>,
         is_public: bool,
         head: Vec<u8>,
+        revision: i64,
         version_count: i64,
         node_count: i64,
+        document_bytes: i64,
+        version_bytes: i64,
         created_at: Ts,
         updated_at: Ts,
         graph_data: JsonText,
@@ -65,18 +72,40 @@ row! {
 row! {
     struct HeadRow {
         head: Vec<u8>,
+        revision: i64,
         version_count: i64,
+        agent_id: Option<String>,
+        document_bytes: i64,
+        version_bytes: i64,
     }
 }
 
 row! {
     struct VersionRow {
         graph_id: Uuid,
+        seq: i64,
         digest: Vec<u8>,
         parent: Option<Vec<u8>>,
         author_id: Uuid,
         created_at: Ts,
-        document: String,
+    }
+}
+
+row! {
+    /// A version's stored text, for [`pack::text_of`].
+    struct PackedRow {
+        seq: i64,
+        base_seq: Option<i64>,
+        packed: Option<Vec<u8>>,
+        document: Option<String>,
+    }
+}
+
+row! {
+    struct PruneRow {
+        seq: i64,
+        digest: Vec<u8>,
+        stored_bytes: i64,
     }
 }
 
@@ -109,6 +138,16 @@ pub(crate) struct Prepared {
     /// `(node, agent id, pinned digest)` of every node that uses a custom agent.
     pub(crate) refs: Vec<(String, String, Option<Digest>)>,
 }
+
+/// The bytes an owner's graphs take in storage (`cast`: PostgreSQL's `sum` of bigints is
+/// numeric).
+const OWNER_BYTES: &str = "select cast(coalesce(sum(document_bytes + version_bytes), 0) as bigint) \
+                           from graphs where owner_id = $1";
+
+/// The rows a chain of deltas from version `$2` of graph `$1` can need, up to `$3`
+/// ([`pack::chain_end`]).
+const CHAIN_ROWS: &str = "select seq, base_seq, packed, document from graph_versions \
+                          where graph_id = $1 and seq >= $2 and seq <= $3 order by seq";
 
 /// Agent reference rows per insert statement (4 parameters each, well under both backends'
 /// parameter limits).
@@ -145,14 +184,19 @@ impl GraphStore for Store {
             limits::agent_id(agent_id)?;
         }
         let doc = prepare(&graph.document, self.options.max_document_bytes)?;
+        let packed = pack::whole(&doc.json)?;
+        let document_bytes = len_i64(doc.json.len());
+        let version_bytes = len_i64(packed.len());
         let id = Uuid::now_v7();
         tracing::Span::current().record("graph_id", tracing::field::display(id));
         let now = Ts::now();
         with_db!(self, |db, pg| {
             use crate::db::BeginWrite as _;
             let mut tx = db.begin_write().await.db()?;
-            if let Some(max) = graph.max_graphs {
+            if graph.max_graphs.is_some() || graph.max_stored_bytes.is_some() {
                 lock_owner!(tx, pg, graph.owner_id);
+            }
+            if let Some(max) = graph.max_graphs {
                 let owned: i64 =
                     sqlx::query_scalar("select count(*) from graphs where owner_id = $1")
                         .bind(graph.owner_id)
@@ -166,10 +210,24 @@ impl GraphStore for Store {
                     });
                 }
             }
+            if let Some(max) = graph.max_stored_bytes {
+                let used: i64 = sqlx::query_scalar(OWNER_BYTES)
+                    .bind(graph.owner_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .db()?;
+                if count(used.saturating_add(document_bytes + version_bytes)) > max {
+                    return Err(StoreError::Quota {
+                        resource: "stored bytes",
+                        limit: max,
+                    });
+                }
+            }
             sqlx::query(
                 "insert into graphs (id, owner_id, name, description, agent_id, is_public, head, \
-                 version_count, node_count, graph_data, created_at, updated_at) \
-                 values ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $10)",
+                 revision, version_count, node_count, graph_data, document_bytes, \
+                 version_bytes, created_at, updated_at) \
+                 values ($1, $2, $3, $4, $5, $6, $7, 1, 1, $8, $9, $10, $11, $12, $12)",
             )
             .bind(id)
             .bind(graph.owner_id)
@@ -180,6 +238,8 @@ impl GraphStore for Store {
             .bind(&doc.digest.as_bytes()[..])
             .bind(doc.node_count)
             .bind(JsonStr(&doc.json))
+            .bind(document_bytes)
+            .bind(version_bytes)
             .bind(now)
             .execute(&mut *tx)
             .await
@@ -187,14 +247,16 @@ impl GraphStore for Store {
             .map_err(missing("user"))?;
             sqlx::query(
                 "insert into graph_versions (graph_id, seq, digest, parent, author_id, \
-                 created_at, node_count, document) values ($1, 1, $2, null, $3, $4, $5, $6)",
+                 created_at, node_count, packed, stored_bytes) \
+                 values ($1, 1, $2, null, $3, $4, $5, $6, $7)",
             )
             .bind(id)
             .bind(&doc.digest.as_bytes()[..])
             .bind(graph.owner_id)
             .bind(now)
             .bind(doc.node_count)
-            .bind(&doc.json)
+            .bind(&packed)
+            .bind(version_bytes)
             .execute(&mut *tx)
             .await
             .db()?;
@@ -209,8 +271,10 @@ impl GraphStore for Store {
             agent_id: graph.agent_id,
             is_public: graph.is_public,
             head: doc.digest,
+            revision: 1,
             version_count: 1,
             node_count: count(doc.node_count),
+            stored_bytes: count(document_bytes + version_bytes),
             document: graph.document,
             created_at: now.into(),
             updated_at: now.into(),
@@ -251,22 +315,33 @@ impl GraphStore for Store {
         if let Some(Some(agent_id)) = &update.agent_id {
             limits::agent_id(agent_id)?;
         }
+        let max_text = self.options.max_document_bytes;
         let doc = update
             .document
             .as_ref()
-            .map(|d| prepare(d, self.options.max_document_bytes))
+            .map(|d| prepare(d, max_text))
             .transpose()?;
+        // The expensive part of packing, before the transaction: the new head's whole frame.
+        let packed = doc.as_ref().map(|d| pack::whole(&d.json)).transpose()?;
         let now = Ts::now();
         let row = with_db!(self, |db, pg| {
             use crate::db::BeginWrite as _;
             let mut tx = db.begin_write().await.db()?;
+            // The owner first, then the graph (the order creates take too): concurrent saves
+            // of one owner queue here, so each counts the bytes the others stored.
+            let quota = update.max_stored_bytes.filter(|_| doc.is_some());
+            if quota.is_some() {
+                lock_owner!(tx, pg, owner);
+            }
             // The row lock (PostgreSQL; SQLite's `begin immediate` already serialises writers)
             // makes concurrent saves from the same base queue here, and all but the first then
             // see a head that is no longer their base.
             let lock = if pg {
-                "select head, version_count from graphs where id = $1 and owner_id = $2 for update"
+                "select head, revision, version_count, agent_id, document_bytes, version_bytes \
+                 from graphs where id = $1 and owner_id = $2 for update"
             } else {
-                "select head, version_count from graphs where id = $1 and owner_id = $2"
+                "select head, revision, version_count, agent_id, document_bytes, version_bytes \
+                 from graphs where id = $1 and owner_id = $2"
             };
             let current = sqlx::query_as::<_, HeadRow>(lock)
                 .bind(id)
@@ -279,22 +354,79 @@ impl GraphStore for Store {
             if update.base.is_some_and(|base| base != head) {
                 return Err(StoreError::Conflict("graph version"));
             }
+            if update
+                .revision
+                .is_some_and(|revision| i64::try_from(revision) != Ok(current.revision))
+            {
+                return Err(StoreError::Conflict("graph revision"));
+            }
             let mut version_count = current.version_count;
-            let new_version = doc.as_ref().filter(|doc| doc.digest != head);
-            if let Some(doc) = new_version {
-                version_count += 1;
-                sqlx::query(
-                    "insert into graph_versions (graph_id, seq, digest, parent, author_id, \
-                     created_at, node_count, document) values ($1, $2, $3, $4, $5, $6, $7, $8)",
+            let mut version_bytes = current.version_bytes;
+            let new_version = doc
+                .as_ref()
+                .zip(packed.as_ref())
+                .filter(|(doc, _)| doc.digest != head);
+            if let Some((doc, packed)) = new_version {
+                let old: Option<i64> =
+                    sqlx::query_scalar("select max(seq) from graph_versions where graph_id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .db()?;
+                let old = old.ok_or_else(|| corrupt("graph", "a graph without versions"))?;
+                let seq = old + 1;
+                // The old head becomes a delta against the new one (or stays whole, every
+                // `WHOLE_EVERY` versions; a row from before packing is packed whole).
+                let old_row: Stored = sqlx::query_as::<_, PackedRow>(
+                    "select seq, base_seq, packed, document from graph_versions \
+                     where graph_id = $1 and seq = $2",
                 )
                 .bind(id)
-                .bind(version_count)
+                .bind(old)
+                .fetch_one(&mut *tx)
+                .await
+                .db()?
+                .into();
+                let repacked = if !pack::stays_whole(old) {
+                    let text = pack::text_of(std::slice::from_ref(&old_row), old)?;
+                    Some((pack::delta(&text, &doc.json)?, Some(seq)))
+                } else if old_row.packed.is_none() {
+                    let text = pack::text_of(std::slice::from_ref(&old_row), old)?;
+                    Some((pack::whole(&text)?, None))
+                } else {
+                    None
+                };
+                if let Some((frame, base)) = repacked {
+                    version_bytes += len_i64(frame.len()) - old_row.size();
+                    sqlx::query(
+                        "update graph_versions set packed = $1, base_seq = $2, document = null, \
+                         stored_bytes = $3 where graph_id = $4 and seq = $5",
+                    )
+                    .bind(&frame)
+                    .bind(base)
+                    .bind(len_i64(frame.len()))
+                    .bind(id)
+                    .bind(old)
+                    .execute(&mut *tx)
+                    .await
+                    .db()?;
+                }
+                version_count += 1;
+                version_bytes += len_i64(packed.len());
+                sqlx::query(
+                    "insert into graph_versions (graph_id, seq, digest, parent, author_id, \
+                     created_at, node_count, packed, stored_bytes) \
+                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(id)
+                .bind(seq)
                 .bind(&doc.digest.as_bytes()[..])
                 .bind(&head.as_bytes()[..])
                 .bind(update.author_id)
                 .bind(now)
                 .bind(doc.node_count)
-                .bind(&doc.json)
+                .bind(packed)
+                .bind(len_i64(packed.len()))
                 .execute(&mut *tx)
                 .await
                 .db()?;
@@ -304,9 +436,100 @@ impl GraphStore for Store {
                     .await
                     .db()?;
                 insert_refs!(tx, id, doc.refs);
+                if let Some(max) = update
+                    .max_versions
+                    .map(|m| i64::try_from(m.max(1)).unwrap_or(i64::MAX))
+                    && version_count > max
+                {
+                    // Versions a head pins through this graph's agent id stay (the refs of
+                    // this graph's own new head were written above).
+                    let agent = match &update.agent_id {
+                        Some(agent) => agent.clone(),
+                        None => current.agent_id.clone(),
+                    };
+                    let pinned: Vec<Vec<u8>> = match agent {
+                        Some(agent) => sqlx::query_scalar(
+                            "select distinct pinned from graph_agent_refs \
+                             where agent_id = $1 and pinned is not null",
+                        )
+                        .bind(agent)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .db()?,
+                        None => Vec::new(),
+                    };
+                    let older = sqlx::query_as::<_, PruneRow>(
+                        "select seq, digest, stored_bytes from graph_versions \
+                         where graph_id = $1 and seq < $2 order by seq",
+                    )
+                    .bind(id)
+                    .bind(seq)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .db()?;
+                    let excess = usize::try_from(version_count - max).unwrap_or(usize::MAX);
+                    let doomed: Vec<&PruneRow> = older
+                        .iter()
+                        .filter(|v| !pinned.contains(&v.digest))
+                        .take(excess)
+                        .collect();
+                    for victim in doomed {
+                        // A kept version whose delta base goes (an older, pinned one) is
+                        // packed whole first.
+                        let dependents: Vec<i64> = sqlx::query_scalar(
+                            "select seq from graph_versions where graph_id = $1 and base_seq = $2",
+                        )
+                        .bind(id)
+                        .bind(victim.seq)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .db()?;
+                        for dependent in dependents {
+                            let rows: Vec<Stored> = sqlx::query_as::<_, PackedRow>(CHAIN_ROWS)
+                                .bind(id)
+                                .bind(dependent)
+                                .bind(pack::chain_end(dependent))
+                                .fetch_all(&mut *tx)
+                                .await
+                                .db()?
+                                .into_iter()
+                                .map(Stored::from)
+                                .collect();
+                            let before = rows
+                                .iter()
+                                .find(|r| r.seq == dependent)
+                                .map_or(0, Stored::size);
+                            let frame = pack::whole(&pack::text_of(&rows, dependent)?)?;
+                            version_bytes += len_i64(frame.len()) - before;
+                            sqlx::query(
+                                "update graph_versions set packed = $1, base_seq = null, \
+                                 document = null, stored_bytes = $2 \
+                                 where graph_id = $3 and seq = $4",
+                            )
+                            .bind(&frame)
+                            .bind(len_i64(frame.len()))
+                            .bind(id)
+                            .bind(dependent)
+                            .execute(&mut *tx)
+                            .await
+                            .db()?;
+                        }
+                        sqlx::query("delete from graph_versions where graph_id = $1 and seq = $2")
+                            .bind(id)
+                            .bind(victim.seq)
+                            .execute(&mut *tx)
+                            .await
+                            .db()?;
+                        version_bytes -= victim.stored_bytes;
+                        version_count -= 1;
+                    }
+                }
             }
+            let document_bytes = doc
+                .as_ref()
+                .map_or(current.document_bytes, |d| len_i64(d.json.len()));
             let mut qb = sqlx::QueryBuilder::new("update graphs set updated_at = ");
-            qb.push_bind(now);
+            qb.push_bind(now).push(", revision = revision + 1");
             if let Some(name) = &update.name {
                 qb.push(", name = ").push_bind(name);
             }
@@ -329,13 +552,18 @@ impl GraphStore for Store {
                     .push(", node_count = ")
                     .push_bind(doc.node_count)
                     .push(", graph_data = ")
-                    .push_bind(JsonStr(&doc.json));
+                    .push_bind(JsonStr(&doc.json))
+                    .push(", document_bytes = ")
+                    .push_bind(document_bytes)
+                    .push(", version_bytes = ")
+                    .push_bind(version_bytes);
             }
-            // Conditional on the head read above: never a lost update, even without the lock.
+            // Conditional on the revision read above: never a lost update, even without the
+            // lock.
             qb.push(" where id = ")
                 .push_bind(id)
-                .push(" and head = ")
-                .push_bind(head.as_bytes().to_vec())
+                .push(" and revision = ")
+                .push_bind(current.revision)
                 .push(concat!(" returning ", summary_columns!()));
             let row = qb
                 .build_query_as::<SummaryRow>()
@@ -343,6 +571,25 @@ impl GraphStore for Store {
                 .await
                 .db()?
                 .ok_or(StoreError::Conflict("graph version"))?;
+            // Only a write that grows the owner's storage can go over the quota: a smaller
+            // document or pruned versions are welcome even on an account over it.
+            let grew =
+                document_bytes + version_bytes > current.document_bytes + current.version_bytes;
+            if let Some(max) = quota
+                && grew
+            {
+                let used: i64 = sqlx::query_scalar(OWNER_BYTES)
+                    .bind(owner)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .db()?;
+                if count(used) > max {
+                    return Err(StoreError::Quota {
+                        resource: "stored bytes",
+                        limit: max,
+                    });
+                }
+            }
             tx.commit().await.db()?;
             row
         });
@@ -359,8 +606,10 @@ impl GraphStore for Store {
             agent_id: summary.agent_id,
             is_public: summary.is_public,
             head: summary.head,
+            revision: summary.revision,
             version_count: count(row.version_count),
             node_count: summary.node_count,
+            stored_bytes: count(row.document_bytes + row.version_bytes),
             document,
             created_at: summary.created_at,
             updated_at: summary.updated_at,
@@ -461,6 +710,18 @@ impl GraphStore for Store {
         Ok(count(n))
     }
 
+    #[tracing::instrument(skip_all, fields(owner_id = %owner))]
+    async fn stored_bytes(&self, owner: Uuid) -> StoreResult<u64> {
+        let n: i64 = with_db!(self, |db, pg| {
+            sqlx::query_scalar(OWNER_BYTES)
+                .bind(owner)
+                .fetch_one(db)
+                .await
+                .db()?
+        });
+        Ok(count(n))
+    }
+
     #[tracing::instrument(skip_all, fields(graph_id = %id))]
     async fn versions(
         &self,
@@ -516,10 +777,10 @@ impl GraphStore for Store {
         viewer: Option<Uuid>,
         digest_wanted: Digest,
     ) -> StoreResult<GraphVersion> {
-        let row = with_db!(self, |db, pg| {
-            sqlx::query_as::<_, VersionRow>(
-                "select v.graph_id, v.digest, v.parent, v.author_id, v.created_at, \
-                 v.document from graph_versions v join graphs g on g.id = v.graph_id \
+        let (row, rows) = with_db!(self, |db, pg| {
+            let row = sqlx::query_as::<_, VersionRow>(
+                "select v.graph_id, v.seq, v.digest, v.parent, v.author_id, v.created_at \
+                 from graph_versions v join graphs g on g.id = v.graph_id \
                  where v.graph_id = $1 and v.digest = $2 and (g.is_public or g.owner_id = $3) \
                  order by v.seq desc limit 1",
             )
@@ -529,15 +790,27 @@ impl GraphStore for Store {
             .fetch_optional(db)
             .await
             .db()?
+            .ok_or(StoreError::NotFound("graph version"))?;
+            // The version's row and the newer ones its deltas can reach, in one read (a
+            // concurrent save only repacks rows, never changes a text).
+            let rows = sqlx::query_as::<_, PackedRow>(CHAIN_ROWS)
+                .bind(id)
+                .bind(row.seq)
+                .bind(pack::chain_end(row.seq))
+                .fetch_all(db)
+                .await
+                .db()?;
+            (row, rows)
         });
-        let row = row.ok_or(StoreError::NotFound("graph version"))?;
+        let rows: Vec<Stored> = rows.into_iter().map(Stored::from).collect();
+        let text = pack::text_of(&rows, row.seq)?;
         Ok(GraphVersion {
             graph_id: row.graph_id,
             digest: digest(row.digest)?,
             parent: row.parent.map(digest).transpose()?,
             author_id: row.author_id,
             created_at: row.created_at.into(),
-            document: Graph::from_json(&row.document).map_err(|e| corrupt("graph version", e))?,
+            document: Graph::from_json(&text).map_err(|e| corrupt("graph version", e))?,
         })
     }
 
@@ -639,6 +912,7 @@ impl TryFrom<&SummaryRow> for GraphSummary {
             agent_id: row.agent_id.clone(),
             is_public: row.is_public,
             head: digest(row.head.clone())?,
+            revision: count(row.revision),
             node_count: count(row.node_count),
             created_at: row.created_at.into(),
             updated_at: row.updated_at.into(),
@@ -658,13 +932,31 @@ impl TryFrom<GraphRow> for GraphRecord {
             agent_id: row.agent_id,
             is_public: row.is_public,
             head: digest(row.head)?,
+            revision: count(row.revision),
             version_count: count(row.version_count),
             node_count: count(row.node_count),
+            stored_bytes: count(row.document_bytes + row.version_bytes),
             document: Graph::from_json(&row.graph_data.0).map_err(|e| corrupt("graph", e))?,
             created_at: row.created_at.into(),
             updated_at: row.updated_at.into(),
         })
     }
+}
+
+impl From<PackedRow> for Stored {
+    fn from(row: PackedRow) -> Stored {
+        Stored {
+            seq: row.seq,
+            base_seq: row.base_seq,
+            packed: row.packed,
+            document: row.document,
+        }
+    }
+}
+
+/// A length as the database counts it.
+pub(crate) fn len_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// A digest from its stored bytes.

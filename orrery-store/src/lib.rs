@@ -26,6 +26,7 @@ mod graphs;
 mod keys;
 mod limits;
 mod memory;
+mod pack;
 mod subscriptions;
 mod tokens;
 mod usage;
@@ -279,6 +280,11 @@ const SQLITE_MIGRATIONS: &[Embedded] = &[
         "signin_throttled_mail",
         include_str!("../migrations/sqlite/0002_signin_throttled_mail.sql"),
     ),
+    (
+        3,
+        "graph_revisions_and_packed_versions",
+        include_str!("../migrations/sqlite/0003_graph_revisions_and_packed_versions.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[Embedded] = &[
     (
@@ -290,6 +296,11 @@ const POSTGRES_MIGRATIONS: &[Embedded] = &[
         2,
         "signin_throttled_mail",
         include_str!("../migrations/postgres/0002_signin_throttled_mail.sql"),
+    ),
+    (
+        3,
+        "graph_revisions_and_packed_versions",
+        include_str!("../migrations/postgres/0003_graph_revisions_and_packed_versions.sql"),
     ),
 ];
 

@@ -32,6 +32,7 @@ use crate::limits::{
     self, MAX_DESCRIPTION, MAX_EMAIL, MAX_ENDPOINT, MAX_ERROR, MAX_NAME, MAX_SMALL_JSON,
     MAX_TEMPLATE, MAX_TOKEN,
 };
+use crate::pack::{self, Stored};
 use crate::usage::period_start;
 use crate::users::{check_secretish, normalize_email};
 use crate::{Backend, StoreOptions};
@@ -162,21 +163,38 @@ struct State {
 }
 
 struct GraphEntry {
-    /// The head: metadata and document.
+    /// The head: metadata and document (`record.stored_bytes` is `document_bytes` plus the
+    /// versions' stored sizes).
     record: GraphRecord,
-    /// Every version, oldest first (`seq` is the index plus one).
+    /// Bytes of the head document's JSON text.
+    document_bytes: u64,
+    /// Every kept version, oldest first.
     versions: Vec<VersionEntry>,
     /// `(node, agent id, pinned digest)` of the head.
     refs: Vec<(String, String, Option<Digest>)>,
 }
 
+#[derive(Clone)]
 struct VersionEntry {
     digest: Digest,
     parent: Option<Digest>,
     author_id: Uuid,
     created_at: OffsetDateTime,
     node_count: u64,
-    document: Graph,
+    /// Packed as the SQL stores pack it (`pack`), so sizes and quotas agree.
+    stored: Stored,
+}
+
+impl GraphEntry {
+    /// The text of version `seq`.
+    fn text_of(&self, seq: i64) -> StoreResult<String> {
+        let rows: Vec<Stored> = self.versions.iter().map(|v| v.stored.clone()).collect();
+        pack::text_of(&rows, seq)
+    }
+
+    fn version_bytes(&self) -> u64 {
+        self.versions.iter().map(|v| count(v.stored.size())).sum()
+    }
 }
 
 struct KeyEntry {
@@ -229,6 +247,15 @@ impl State {
         self.graphs
             .values()
             .any(|g| g.record.agent_id.as_deref() == Some(agent_id) && Some(g.record.id) != except)
+    }
+
+    /// Bytes `owner`'s graphs take in storage.
+    fn stored_bytes(&self, owner: Uuid) -> u64 {
+        self.graphs
+            .values()
+            .filter(|g| g.record.owner_id == owner)
+            .map(|g| g.record.stored_bytes)
+            .sum()
     }
 
     /// Removes a graph; the events that name it keep their row without it (`on delete set
@@ -436,6 +463,9 @@ impl GraphStore for MemoryStore {
             limits::agent_id(agent_id)?;
         }
         let doc = prepare(&graph.document, self.options.max_document_bytes)?;
+        let packed = pack::whole(&doc.json)?;
+        let document_bytes = doc.json.len() as u64;
+        let new_bytes = document_bytes + packed.len() as u64;
         let mut s = self.lock();
         s.user_exists(graph.owner_id)?;
         if let Some(max) = graph.max_graphs {
@@ -450,6 +480,14 @@ impl GraphStore for MemoryStore {
                     limit: max,
                 });
             }
+        }
+        if let Some(max) = graph.max_stored_bytes
+            && s.stored_bytes(graph.owner_id) + new_bytes > max
+        {
+            return Err(StoreError::Quota {
+                resource: "stored bytes",
+                limit: max,
+            });
         }
         if s.graph_name_taken(graph.owner_id, &graph.name, None) {
             return Err(StoreError::Conflict("graph name"));
@@ -469,8 +507,10 @@ impl GraphStore for MemoryStore {
             agent_id: graph.agent_id,
             is_public: graph.is_public,
             head: doc.digest,
+            revision: 1,
             version_count: 1,
             node_count,
+            stored_bytes: new_bytes,
             document: graph.document,
             created_at: created,
             updated_at: created,
@@ -481,12 +521,18 @@ impl GraphStore for MemoryStore {
             author_id: graph.owner_id,
             created_at: created,
             node_count,
-            document: record.document.clone(),
+            stored: Stored {
+                seq: 1,
+                base_seq: None,
+                packed: Some(packed),
+                document: None,
+            },
         };
         s.graphs.insert(
             record.id,
             GraphEntry {
                 record: record.clone(),
+                document_bytes,
                 versions: vec![version],
                 refs: doc.refs,
             },
@@ -522,13 +568,18 @@ impl GraphStore for MemoryStore {
             .as_ref()
             .map(|d| prepare(d, self.options.max_document_bytes))
             .transpose()?;
+        // The expensive part of packing, before the lock: the new head's whole frame.
+        let packed = doc.as_ref().map(|d| pack::whole(&d.json)).transpose()?;
         let mut s = self.lock();
-        let head = match s.graphs.get(&id) {
-            Some(g) if g.record.owner_id == owner => g.record.head,
+        let (head, revision) = match s.graphs.get(&id) {
+            Some(g) if g.record.owner_id == owner => (g.record.head, g.record.revision),
             _ => return Err(StoreError::NotFound("graph")),
         };
         if update.base.is_some_and(|base| base != head) {
             return Err(StoreError::Conflict("graph version"));
+        }
+        if update.revision.is_some_and(|r| r != revision) {
+            return Err(StoreError::Conflict("graph revision"));
         }
         // Every check before the first write: a refused update changes nothing.
         if let Some(name) = &update.name
@@ -541,29 +592,127 @@ impl GraphStore for MemoryStore {
         {
             return Err(StoreError::Conflict("agent id"));
         }
+        let used_before = s.stored_bytes(owner);
+        let graph = s.graphs.get(&id).ok_or(StoreError::NotFound("graph"))?;
+        let agent = match &update.agent_id {
+            Some(agent) => agent.clone(),
+            None => graph.record.agent_id.clone(),
+        };
+        // The new state of the versions, worked out on a copy: a refused update (over the
+        // quota) changes nothing.
+        let mut versions: Vec<VersionEntry> = Vec::new();
+        let mut refs = None;
         let changed = now();
-        let graph = s.graphs.get_mut(&id).ok_or(StoreError::NotFound("graph"))?;
-        if let (Some(doc), Some(document)) = (doc, update.document) {
-            if doc.digest != head {
-                graph.versions.push(VersionEntry {
-                    digest: doc.digest,
-                    parent: Some(head),
-                    author_id: update.author_id,
-                    created_at: changed,
-                    node_count: count(doc.node_count),
-                    document: document.clone(),
-                });
-                graph.refs = doc.refs;
-                graph.record.version_count += 1;
+        let new_version = doc
+            .as_ref()
+            .zip(packed)
+            .filter(|(doc, _)| doc.digest != head);
+        if let Some((doc, packed)) = new_version {
+            versions = graph.versions.clone();
+            let old = graph.versions.last().map_or(0, |v| v.stored.seq);
+            let seq = old + 1;
+            if let Some(last) = versions.last_mut()
+                && !pack::stays_whole(old)
+            {
+                let text = pack::text_of(std::slice::from_ref(&last.stored), old)?;
+                last.stored.packed = Some(pack::delta(&text, &doc.json)?);
+                last.stored.base_seq = Some(seq);
+                last.stored.document = None;
             }
+            versions.push(VersionEntry {
+                digest: doc.digest,
+                parent: Some(head),
+                author_id: update.author_id,
+                created_at: changed,
+                node_count: count(doc.node_count),
+                stored: Stored {
+                    seq,
+                    base_seq: None,
+                    packed: Some(packed),
+                    document: None,
+                },
+            });
+            refs = Some(doc.refs.clone());
+            if let Some(max) = update.max_versions.map(|m| m.max(1) as usize)
+                && versions.len() > max
+            {
+                // Versions a head pins through this graph's agent id stay; this graph's own
+                // new head counts with its new refs.
+                let mut pinned: Vec<Digest> = Vec::new();
+                if let Some(agent) = &agent {
+                    for g in s.graphs.values() {
+                        let head_refs = if g.record.id == id {
+                            &doc.refs
+                        } else {
+                            &g.refs
+                        };
+                        pinned.extend(
+                            head_refs
+                                .iter()
+                                .filter(|(_, a, _)| a == agent)
+                                .filter_map(|(_, _, p)| *p),
+                        );
+                    }
+                }
+                let excess = versions.len() - max;
+                let doomed: Vec<i64> = versions[..versions.len() - 1]
+                    .iter()
+                    .filter(|v| !pinned.contains(&v.digest))
+                    .take(excess)
+                    .map(|v| v.stored.seq)
+                    .collect();
+                for victim in doomed {
+                    let rows: Vec<Stored> = versions.iter().map(|v| v.stored.clone()).collect();
+                    for v in versions.iter_mut() {
+                        if v.stored.base_seq == Some(victim) {
+                            let text = pack::text_of(&rows, v.stored.seq)?;
+                            v.stored.packed = Some(pack::whole(&text)?);
+                            v.stored.base_seq = None;
+                            v.stored.document = None;
+                        }
+                    }
+                    versions.retain(|v| v.stored.seq != victim);
+                }
+            }
+        }
+        let document_bytes = doc
+            .as_ref()
+            .map_or(graph.document_bytes, |d| d.json.len() as u64);
+        let version_bytes = if refs.is_some() {
+            versions.iter().map(|v| count(v.stored.size())).sum()
+        } else {
+            graph.version_bytes()
+        };
+        let before = graph.record.stored_bytes;
+        let after = document_bytes + version_bytes;
+        if let Some(max) = update.max_stored_bytes
+            && doc.is_some()
+            && after > before
+            && used_before - before + after > max
+        {
+            return Err(StoreError::Quota {
+                resource: "stored bytes",
+                limit: max,
+            });
+        }
+        let graph = s.graphs.get_mut(&id).ok_or(StoreError::NotFound("graph"))?;
+        if let Some(refs) = refs {
+            graph.versions = versions;
+            graph.refs = refs;
+        }
+        if let (Some(doc), Some(document)) = (doc, update.document) {
             // A document with the head's digest differs only in positions or ui data: it
             // replaces the head document but is not a new version.
             graph.record.head = doc.digest;
             graph.record.node_count = count(doc.node_count);
             graph.record.document = document;
         }
+        graph.document_bytes = document_bytes;
+        graph.record.version_count = graph.versions.len() as u64;
+        graph.record.stored_bytes = after;
         let record = &mut graph.record;
         record.updated_at = changed;
+        record.revision += 1;
         if let Some(name) = update.name {
             record.name = name;
         }
@@ -629,6 +778,10 @@ impl GraphStore for MemoryStore {
             .count() as u64)
     }
 
+    async fn stored_bytes(&self, owner: Uuid) -> StoreResult<u64> {
+        Ok(self.lock().stored_bytes(owner))
+    }
+
     async fn versions(
         &self,
         id: Uuid,
@@ -659,17 +812,24 @@ impl GraphStore for MemoryStore {
         digest: Digest,
     ) -> StoreResult<GraphVersion> {
         let s = self.lock();
-        let version = s
+        let graph = s
             .readable(id, viewer)
-            .and_then(|g| g.versions.iter().rev().find(|v| v.digest == digest))
             .ok_or(StoreError::NotFound("graph version"))?;
+        let version = graph
+            .versions
+            .iter()
+            .rev()
+            .find(|v| v.digest == digest)
+            .ok_or(StoreError::NotFound("graph version"))?;
+        let text = graph.text_of(version.stored.seq)?;
         Ok(GraphVersion {
             graph_id: id,
             digest: version.digest,
             parent: version.parent,
             author_id: version.author_id,
             created_at: version.created_at,
-            document: version.document.clone(),
+            document: Graph::from_json(&text)
+                .map_err(|e| crate::db::corrupt("graph version", e))?,
         })
     }
 
@@ -1492,15 +1652,16 @@ fn export(s: &State, id: Uuid) -> StoreResult<Value> {
             let versions: Vec<Value> = g
                 .versions
                 .iter()
-                .enumerate()
-                .map(|(i, v)| {
+                .map(|v| {
+                    let text = g.text_of(v.stored.seq)?;
                     Ok(json!({
-                        "number": i + 1,
+                        "number": v.stored.seq,
                         "digest": v.digest.to_string(),
                         "parent": v.parent.map(|d| d.to_string()),
                         "author_id": v.author_id,
                         "created_at": ts(v.created_at),
-                        "document": document(&v.document)?,
+                        "document": serde_json::from_str::<Value>(&text)
+                            .map_err(|e| crate::db::corrupt("json", e))?,
                     }))
                 })
                 .collect::<StoreResult<_>>()?;

@@ -58,8 +58,11 @@ pub struct GraphSummaryView {
     pub agent_id: Option<String>,
     /// Readable by everyone.
     pub is_public: bool,
-    /// The current version (its digest).
+    /// The current version (its digest): the document's version.
     pub version: String,
+    /// Counts every change of the graph (document, name, description, visibility, agent id);
+    /// the `ETag` is `"r{revision}"`.
+    pub revision: u64,
     /// Nodes in the current version.
     pub node_count: u64,
     /// When it was created.
@@ -81,6 +84,7 @@ impl From<GraphSummary> for GraphSummaryView {
             agent_id: g.agent_id,
             is_public: g.is_public,
             version: g.head.to_string(),
+            revision: g.revision,
             node_count: g.node_count,
             created_at: g.created_at,
             updated_at: g.updated_at,
@@ -493,7 +497,7 @@ async fn create_graph(
         .await?;
     Ok((
         StatusCode::CREATED,
-        etag(&saved.record.head),
+        etag(saved.record.revision),
         Json(GraphResponse {
             graph: view_with(saved.record, saved.warnings.as_deref())?,
             success: true,
@@ -520,7 +524,7 @@ async fn validate_graph(
 
 /// Read a graph: yours, or a public one (no credentials needed for public graphs).
 #[utoipa::path(get, path = "/api/graphs/{id}", tag = "graphs", params(("id" = Uuid, Path)), security((), ("bearer" = []), ("api_key" = [])),
-    responses((status = 200, body = GraphResponse, headers(("ETag" = String, description = "The current version"))), (status = 404, body = Problem)))]
+    responses((status = 200, body = GraphResponse, headers(("ETag" = String, description = "The graph's revision, `\"r{revision}\"`: send it as `If-Match` to update only what you read"))), (status = 404, body = Problem)))]
 #[tracing::instrument(skip_all, fields(graph_id = %id), err)]
 async fn get_graph(
     State(state): State<AppState>,
@@ -531,7 +535,7 @@ async fn get_graph(
     // Reads are the hot path: no validation here (POST /api/graphs/validate gives warnings).
     let graph = view_with(record, None)?;
     Ok((
-        HeaderMap::from_iter(etag_header(&graph.summary.version)),
+        etag(graph.summary.revision),
         Json(GraphResponse {
             graph,
             success: true,
@@ -539,13 +543,26 @@ async fn get_graph(
     ))
 }
 
-/// Change a graph you own. A new document is a new version; send the version you edited as
-/// `If-Match` or `base_version` to be told (409) instead of overwriting someone else's change.
+/// Change a graph you own. A new document is a new version (the oldest beyond your plan's
+/// `versions_per_graph` are pruned, except versions a caller pins), and it counts against your
+/// plan's `stored_bytes` (402 `plan-limit` with `limit: "stored_bytes"` when a save would go
+/// over it; nothing is written).
+///
+/// Preconditions, checked atomically with the write:
+/// - `If-Match: "r{revision}"` (the `ETag`): the graph must not have changed at all since —
+///   document, name, description, visibility or agent id; otherwise 412. Of many parallel
+///   updates from one revision exactly one succeeds.
+/// - `If-Match: "sha256:…"` (a version): only the document must be at that version (a rename
+///   meanwhile does not fail it); otherwise 412.
+/// - `If-Match: *`: the graph must exist. Lists (`"r3", "r4"`) match any of their tags; weak
+///   tags never match.
+/// - `base_version` in the body: the document must be at that version, otherwise 409
+///   `version-conflict` with the current version to merge from.
 #[utoipa::path(put, path = "/api/graphs/{id}", tag = "graphs", request_body = UpdateGraph, params(("id" = Uuid, Path), ForceQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = GraphResponse), (status = 402, description = "Plan limit", body = Problem), (status = 404, body = Problem),
               (status = 409, description = "Stale version, name taken, or an interface change that breaks callers", body = Problem),
-              (status = 412, description = "If-Match names a version that is not the current one", body = Problem),
+              (status = 412, description = "If-Match names neither the current revision nor the current version", body = Problem),
               (status = 422, body = Problem)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id(), graph_id = %id), err)]
 async fn update_graph(
@@ -574,7 +591,7 @@ async fn update_graph(
         )
         .await?;
     Ok((
-        etag(&saved.record.head),
+        etag(saved.record.revision),
         Json(GraphResponse {
             graph: view_with(saved.record, saved.warnings.as_deref())?,
             success: true,
@@ -615,7 +632,7 @@ async fn clone_graph(
         .await?;
     Ok((
         StatusCode::CREATED,
-        etag(&saved.record.head),
+        etag(saved.record.revision),
         Json(GraphResponse {
             graph: view_with(saved.record, saved.warnings.as_deref())?,
             success: true,
@@ -838,36 +855,31 @@ fn raw(graph: &Graph) -> Result<Box<RawValue>, ApiError> {
     RawValue::from_string(graph.to_json()).map_err(ApiError::internal)
 }
 
-fn etag_header(version: &str) -> Option<(axum::http::HeaderName, HeaderValue)> {
-    HeaderValue::from_str(&format!("\"{version}\""))
-        .ok()
-        .map(|v| (header::ETAG, v))
-}
-
-fn etag(digest: &Digest) -> HeaderMap {
+/// The `ETag` of a graph at `revision`: a strong tag that changes with every change of the
+/// graph, not only of its document.
+fn etag(revision: u64) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    if let Ok(value) = HeaderValue::from_str(&format!("\"{digest}\"")) {
+    if let Ok(value) = HeaderValue::from_str(&format!("\"r{revision}\"")) {
         headers.insert(header::ETAG, value);
     }
     headers
 }
 
-/// The precondition of an update: `If-Match` (`*`, or a list of quoted versions; a stale one
-/// is a 412) or `base_version` in the body (a stale one is a 409 to merge from). Both at once
-/// must agree.
+/// The precondition of an update: `If-Match` (`*`, or a list of quoted tags — revisions
+/// `"r12"` for the whole graph, versions `"sha256:…"` for the document alone; a stale one is
+/// a 412) and/or `base_version` in the body (a stale one is a 409 to merge from, or a 412 with
+/// `If-Match`). With version tags, both at once must agree.
 fn precondition(headers: &HeaderMap, body: Option<&str>) -> Result<Precondition, ApiError> {
     let body = body.map(|v| parse_version("base_version", v)).transpose()?;
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(body.map_or(Precondition::None, Precondition::BaseVersion));
     };
-    let text = value
-        .to_str()
-        .map_err(|_| ApiError::BadRequest("If-Match must be * or quoted versions".into()))?
-        .trim();
+    let malformed = || ApiError::BadRequest("If-Match must be * or quoted entity tags".into());
+    let text = value.to_str().map_err(|_| malformed())?.trim();
     if text == "*" {
         return Ok(body.map_or(Precondition::Exists, Precondition::BaseVersion));
     }
-    let mut tags = Vec::new();
+    let (mut revisions, mut versions) = (Vec::new(), Vec::new());
     for tag in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
         // A weak tag never matches in If-Match (RFC 9110 13.1.1: strong comparison).
         if tag.starts_with("W/") {
@@ -876,17 +888,26 @@ fn precondition(headers: &HeaderMap, body: Option<&str>) -> Result<Precondition,
         let inner = tag
             .strip_prefix('"')
             .and_then(|t| t.strip_suffix('"'))
-            .ok_or_else(|| ApiError::BadRequest("If-Match must be * or quoted versions".into()))?;
-        tags.push(parse_version("If-Match", inner)?);
+            .ok_or_else(malformed)?;
+        match inner.strip_prefix('r').map(str::parse::<u64>) {
+            Some(Ok(revision)) => revisions.push(revision),
+            Some(Err(_)) => return Err(malformed()),
+            None => versions.push(parse_version("If-Match", inner)?),
+        }
     }
     if let Some(base) = body
-        && !tags.contains(&base)
+        && !versions.is_empty()
+        && !versions.contains(&base)
     {
         return Err(ApiError::BadRequest(
             "If-Match and base_version name different versions".into(),
         ));
     }
-    Ok(Precondition::IfMatch(tags))
+    Ok(Precondition::IfMatch {
+        revisions,
+        versions,
+        base: body,
+    })
 }
 
 /// The acting account and its plan, for the graphs service.
@@ -937,18 +958,37 @@ mod tests {
         );
         assert_eq!(
             precondition(&h, Some(&d)).unwrap(),
-            Precondition::IfMatch(vec![digest])
+            Precondition::IfMatch {
+                revisions: vec![],
+                versions: vec![digest],
+                base: Some(digest)
+            }
         );
         let other = format!("sha256:{}", "b".repeat(64));
         assert!(precondition(&h, Some(&other)).is_err());
         h.insert(
             header::IF_MATCH,
-            HeaderValue::from_str(&format!("W/\"{other}\", \"{d}\"")).unwrap(),
+            HeaderValue::from_str(&format!("W/\"{other}\", \"{d}\", \"r7\"")).unwrap(),
         );
         assert_eq!(
             precondition(&h, None).unwrap(),
-            Precondition::IfMatch(vec![digest])
+            Precondition::IfMatch {
+                revisions: vec![7],
+                versions: vec![digest],
+                base: None
+            }
         );
+        h.insert(header::IF_MATCH, HeaderValue::from_static("\"r3\""));
+        assert_eq!(
+            precondition(&h, Some(&other)).unwrap(),
+            Precondition::IfMatch {
+                revisions: vec![3],
+                versions: vec![],
+                base: Some(other.parse().unwrap())
+            }
+        );
+        h.insert(header::IF_MATCH, HeaderValue::from_static("\"rx\""));
+        assert!(precondition(&h, None).is_err());
         h.insert(header::IF_MATCH, HeaderValue::from_static("*"));
         assert_eq!(precondition(&h, None).unwrap(), Precondition::Exists);
         h.insert(header::IF_MATCH, HeaderValue::from_static("\"nope\""));

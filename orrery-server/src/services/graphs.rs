@@ -78,9 +78,17 @@ pub enum Precondition {
     BaseVersion(Digest),
     /// `If-Match: *`: the graph must exist.
     Exists,
-    /// `If-Match` with these versions: the graph must be at one of them, or the update is a
-    /// failed precondition (412).
-    IfMatch(Vec<Digest>),
+    /// `If-Match` with these entity tags, or the update is a failed precondition (412): a
+    /// revision tag (the `ETag`, `"r12"`) covers the whole graph — document, name, description,
+    /// visibility, agent id; a bare version (`"sha256:…"`) covers the document alone.
+    IfMatch {
+        /// Revisions named (`"r12"`): the graph must be at one of them.
+        revisions: Vec<u64>,
+        /// Versions named: the document must be at one of them.
+        versions: Vec<Digest>,
+        /// `base_version` from the body as well, checked too.
+        base: Option<Digest>,
+    },
 }
 
 /// A saved graph and the warnings its validation gave (none when it was not revalidated).
@@ -117,8 +125,8 @@ pub enum GraphError {
         /// The current version.
         current: Digest,
     },
-    /// `If-Match` names no current version.
-    #[error("the graph is not at the version If-Match names (it is at {current})")]
+    /// `If-Match` names neither the current revision nor the current version.
+    #[error("the graph has changed since the revision or version If-Match names")]
     PreconditionFailed {
         /// The current version.
         current: Digest,
@@ -214,6 +222,7 @@ impl Graphs {
                 is_public: input.is_public,
                 document: graph,
                 max_graphs: actor.plan.limits().allowance(LimitKind::Graphs),
+                max_stored_bytes: actor.plan.limits().stored_bytes,
             })
             .await
             .map_err(graph_store_error(
@@ -263,18 +272,26 @@ impl Graphs {
         if current.owner_id != actor.id {
             return Err(ApiError::NotFound("graph").into());
         }
-        let base = match &precondition {
-            Precondition::None | Precondition::Exists => None,
-            Precondition::BaseVersion(base) => Some(*base),
-            // Of the versions named, only the current one can succeed.
-            Precondition::IfMatch(tags) => match tags.iter().find(|t| **t == current.head) {
-                Some(tag) => Some(*tag),
-                None => {
+        // What the store checks atomically with the write: of the tags named, only the
+        // current ones can succeed; a revision covers the whole graph.
+        let (base, revision) = match &precondition {
+            Precondition::None | Precondition::Exists => (None, None),
+            Precondition::BaseVersion(base) => (Some(*base), None),
+            Precondition::IfMatch {
+                revisions,
+                versions,
+                base,
+            } => {
+                if revisions.contains(&current.revision) {
+                    (*base, Some(current.revision))
+                } else if versions.contains(&current.head) {
+                    (Some(base.unwrap_or(current.head)), None)
+                } else {
                     return Err(GraphError::PreconditionFailed {
                         current: current.head,
                     });
                 }
-            },
+            }
         };
         let name = input.name.map(check_name).transpose()?;
         let description = input.description.map(check_description).transpose()?;
@@ -324,6 +341,7 @@ impl Graphs {
         let new_version = document
             .as_ref()
             .is_some_and(|d| d.digest() != current.head);
+        let limits = actor.plan.limits();
         let saved = self
             .store
             .update_graph(
@@ -331,21 +349,26 @@ impl Graphs {
                 actor.id,
                 GraphUpdate {
                     base,
+                    revision,
                     author_id: actor.id,
                     name,
                     description,
                     agent_id: agent_id.clone(),
                     is_public: input.is_public,
                     document,
+                    max_stored_bytes: limits.stored_bytes,
+                    max_versions: Some(limits.versions_per_graph),
                 },
             )
             .await;
         let record = match saved {
             Ok(record) => record,
-            Err(StoreError::Conflict(what)) if what.contains("version") => {
+            Err(StoreError::Conflict(what))
+                if what.contains("version") || what.contains("revision") =>
+            {
                 let now = self.store.graph(id, Some(actor.id)).await?;
                 return Err(match precondition {
-                    Precondition::IfMatch(_) => {
+                    Precondition::IfMatch { .. } => {
                         GraphError::PreconditionFailed { current: now.head }
                     }
                     _ => GraphError::Stale {
@@ -444,6 +467,7 @@ impl Graphs {
                 is_public: false,
                 document: source.document,
                 max_graphs: actor.plan.limits().allowance(LimitKind::Graphs),
+                max_stored_bytes: actor.plan.limits().stored_bytes,
             })
             .await
             .map_err(graph_store_error(
@@ -474,9 +498,14 @@ async fn record_graph(
     Ok(())
 }
 
-/// A store error of a graph write: a quota is the plan's 402, a conflict is `taken`.
+/// A store error of a graph write: a quota (graphs, stored bytes) is the plan's 402, a
+/// conflict is `taken`.
 fn graph_store_error(plan: Plan, taken: &'static str) -> impl Fn(StoreError) -> GraphError {
     move |e| match e {
+        StoreError::Quota {
+            resource: "stored bytes",
+            limit,
+        } => GraphError::PlanLimit(plan_limit(plan, LimitKind::StoredBytes, limit)),
         StoreError::Quota { limit, .. } => {
             GraphError::PlanLimit(plan_limit(plan, LimitKind::Graphs, limit))
         }

@@ -17,6 +17,8 @@ both!(
     layouts_are_deterministic_and_cached_per_version,
     thumbnails_are_png_pictures,
     public_graphs_are_readable_by_everyone_and_writable_by_their_owner,
+    if_match_with_the_etag_covers_name_description_and_visibility,
+    parallel_renames_with_one_etag_have_one_winner,
 );
 
 async fn a_graph_is_created_read_and_listed(backend: Backend) {
@@ -27,7 +29,9 @@ async fn a_graph_is_created_read_and_listed(backend: Backend) {
     let id = graph["id"].as_str().unwrap();
     let version = graph["version"].as_str().unwrap();
     assert!(version.starts_with("sha256:"));
-    assert_eq!(created.headers["etag"], format!("\"{version}\""));
+    // The ETag is the graph's revision: it changes with every change, not only the document's.
+    assert_eq!(graph["revision"], 1);
+    assert_eq!(created.headers["etag"], "\"r1\"");
     assert_eq!(graph["node_count"], 3);
     assert_eq!(graph["graph_data"]["nodes"][1]["config"]["model"], "small");
     let read = app.get(&format!("/api/graphs/{id}"), &user.token).await;
@@ -91,6 +95,7 @@ async fn updates_make_versions_and_a_stale_version_is_a_conflict(backend: Backen
         .to_owned();
     let mut edited = small_graph();
     edited["nodes"][1]["config"]["model"] = json!("large");
+    // A bare version as If-Match is a precondition on the document alone.
     let update = app
         .send(
             app.request(Method::PUT, &format!("/api/graphs/{id}"))
@@ -99,6 +104,7 @@ async fn updates_make_versions_and_a_stale_version_is_a_conflict(backend: Backen
                 .json(&json!({"graph_data": edited})),
         )
         .await;
+    assert_eq!(update.headers["etag"], "\"r2\"");
     let v2 = update.ok(200)["graph"]["version"]
         .as_str()
         .unwrap()
@@ -389,4 +395,80 @@ async fn public_graphs_are_readable_by_everyone_and_writable_by_their_owner(back
         .await;
     assert_eq!(listed.ok(200)["total"], 1);
     assert_eq!(app.get("/api/graphs", &other.token).await.body["total"], 0);
+}
+
+async fn if_match_with_the_etag_covers_name_description_and_visibility(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let user = app.signed_up_user().await;
+    let created = app.create_graph(&user, "Triage", small_graph()).await;
+    let id = created.ok(201)["graph"]["id"].as_str().unwrap().to_owned();
+    let version = created.body["graph"]["version"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let etag = created.headers["etag"].to_str().unwrap().to_owned();
+    let put = |if_match: String, body: serde_json::Value| {
+        app.send(
+            app.request(Method::PUT, &format!("/api/graphs/{id}"))
+                .bearer_auth(&user.token)
+                .header("if-match", if_match)
+                .json(&body),
+        )
+    };
+    let public = put(etag.clone(), json!({"is_public": true})).await;
+    assert_eq!(public.ok(200)["graph"]["revision"], 2);
+    let next = public.headers["etag"].to_str().unwrap().to_owned();
+    assert_eq!(next, "\"r2\"");
+    let read = app.get(&format!("/api/graphs/{id}"), &user.token).await;
+    assert_eq!(read.headers["etag"].to_str().unwrap(), next);
+    // The old tag is stale for a description change too, even though the document is the same.
+    let stale = put(etag.clone(), json!({"description": "late"})).await;
+    assert_eq!(
+        stale.problem(412, "precondition-failed")["current_version"],
+        version.as_str()
+    );
+    // The document's version alone still matches: a rename meanwhile does not fail it.
+    put(format!("\"{version}\""), json!({"name": "Renamed"}))
+        .await
+        .ok(200);
+    // Lists match any of their tags; weak tags never match; `*` only needs the graph.
+    put(
+        format!("W/\"r3\", {etag}, \"r3\""),
+        json!({"description": "listed"}),
+    )
+    .await
+    .ok(200);
+    put("W/\"r4\"".to_owned(), json!({"description": "weak"}))
+        .await
+        .problem(412, "precondition-failed");
+    put("*".to_owned(), json!({"description": "any"}))
+        .await
+        .ok(200);
+    put("\"r-1\"".to_owned(), json!({"description": "x"}))
+        .await
+        .problem(400, "bad-request");
+}
+
+async fn parallel_renames_with_one_etag_have_one_winner(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let user = app.signed_up_user().await;
+    let created = app.create_graph(&user, "Triage", small_graph()).await;
+    let id = created.ok(201)["graph"]["id"].as_str().unwrap().to_owned();
+    let etag = created.headers["etag"].to_str().unwrap().to_owned();
+    let renames = (0..50).map(|i| {
+        app.send(
+            app.request(Method::PUT, &format!("/api/graphs/{id}"))
+                .bearer_auth(&user.token)
+                .header("if-match", etag.clone())
+                .json(&json!({"name": format!("Triage {i}")})),
+        )
+    });
+    let replies = futures_util::future::join_all(renames).await;
+    let mut statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    statuses.sort_unstable();
+    let won = statuses.iter().filter(|s| **s == 200).count();
+    let failed = statuses.iter().filter(|s| **s == 412).count();
+    assert_eq!((won, failed), (1, 49), "{statuses:?}");
+    let read = app.get(&format!("/api/graphs/{id}"), &user.token).await;
+    assert_eq!(read.ok(200)["graph"]["revision"], 2);
 }

@@ -13,6 +13,7 @@ both!(
     requests_over_the_per_minute_rate_are_refused_with_retry_after,
     anonymous_and_sign_in_attempts_are_rate_limited_per_address,
     the_monthly_api_quota_is_enforced,
+    graphs_over_the_plans_stored_bytes_are_refused_with_a_problem,
 );
 
 async fn the_free_plan_caps_graphs_and_nodes(backend: Backend) {
@@ -139,4 +140,101 @@ async fn the_monthly_api_quota_is_enforced(backend: Backend) {
         (problem["limit"].as_str(), problem["upgrade_to"].as_str()),
         (Some("api_calls_per_month"), Some("pro"))
     );
+}
+
+/// A graph holding `bytes` of pseudo-random letters (zstd saves a quarter of them at most), and
+/// `edit`, which changes its version.
+fn noisy_graph(bytes: usize, seed: u64, edit: u64) -> serde_json::Value {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let text: String = (0..bytes)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(alphabet[(state % 64) as usize])
+        })
+        .collect();
+    let mut graph = small_graph();
+    graph["nodes"][1]["config"] = json!({"model": "small", "notes": text, "edit": edit});
+    graph
+}
+
+async fn graphs_over_the_plans_stored_bytes_are_refused_with_a_problem(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.trial_days = 0).await;
+    let user = app.signed_up_user().await;
+    let size = 14 << 20;
+    // Each graph takes its text and its packed version, about 1.75 × 14 MiB: two fit in the
+    // free plan's 64 MiB.
+    let first = app
+        .create_graph(&user, "first", noisy_graph(size, 1, 0))
+        .await;
+    let id = first.ok(201)["graph"]["id"].as_str().unwrap().to_owned();
+    // Versions of one document share their content: three more edits add a few bytes.
+    for edit in 1..4 {
+        app.call(
+            Method::PUT,
+            &format!("/api/graphs/{id}"),
+            Some(&user.token),
+            Some(json!({"graph_data": noisy_graph(size, 1, edit)})),
+        )
+        .await
+        .ok(200);
+    }
+    let second = app
+        .create_graph(&user, "second", noisy_graph(size, 2, 0))
+        .await;
+    let second = second.ok(201)["graph"]["id"].as_str().unwrap().to_owned();
+    // A new document unlike the old one adds its frame and the old one's (about 21 MiB):
+    // still under 64 MiB once.
+    let (app, user) = (&app, &user);
+    let put = |id: &str, graph: serde_json::Value| {
+        let path = format!("/api/graphs/{id}");
+        async move {
+            app.call(
+                Method::PUT,
+                &path,
+                Some(&user.token),
+                Some(json!({ "graph_data": graph })),
+            )
+            .await
+        }
+    };
+    put(&id, noisy_graph(size, 4, 0)).await.ok(200);
+    let third = app
+        .create_graph(user, "third", noisy_graph(size, 3, 0))
+        .await;
+    let problem = third.problem(402, "plan-limit");
+    assert_eq!(
+        (
+            problem["limit"].as_str(),
+            problem["plan"].as_str(),
+            problem["allowed"].as_u64(),
+            problem["upgrade_to"].as_str()
+        ),
+        (
+            Some("stored_bytes"),
+            Some("free"),
+            Some(64 << 20),
+            Some("pro")
+        )
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("bytes of graphs in storage"),
+        "{problem}"
+    );
+    // Nothing was half-written, and an edit that would grow storage past the quota is refused
+    // the same way.
+    let list = app.get("/api/graphs", &user.token).await;
+    assert_eq!(list.ok(200)["total"], 2);
+    put(&second, noisy_graph(size, 5, 0))
+        .await
+        .problem(402, "plan-limit");
+    let read = app.get(&format!("/api/graphs/{second}"), &user.token).await;
+    assert_eq!(read.ok(200)["graph"]["version_count"], 1);
+    // Saving the same document again stores nothing more: not refused.
+    put(&second, noisy_graph(size, 2, 0)).await.ok(200);
 }

@@ -7,6 +7,7 @@ pub mod export;
 pub mod graphs;
 pub mod isolation;
 pub mod keys;
+pub mod storage;
 pub mod tokens;
 pub mod usage;
 pub mod users;
@@ -80,6 +81,7 @@ pub async fn graph(
             is_public: public,
             document: doc(name, 0.0),
             max_graphs: None,
+            max_stored_bytes: None,
         })
         .await
         .expect("graph is created")
@@ -95,6 +97,7 @@ pub fn new_graph(owner: Uuid, name: &str, document: Graph) -> NewGraph {
         is_public: false,
         document,
         max_graphs: None,
+        max_stored_bytes: None,
     }
 }
 

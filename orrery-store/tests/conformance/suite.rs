@@ -61,6 +61,15 @@ conformance! {
         deleting_a_graph_deletes_its_versions,
         concurrent_creates_stop_at_the_graph_quota,
     ],
+    storage: [
+        repeated_large_versions_are_stored_compactly,
+        long_histories_read_back_through_whole_versions,
+        stored_bytes_quota_refuses_growth_and_writes_nothing,
+        concurrent_saves_stop_at_the_stored_bytes_quota,
+        pruning_keeps_the_newest_versions_and_pinned_ones,
+        every_change_bumps_the_revision_and_a_stale_one_is_a_conflict,
+        versions_from_before_packing_stay_readable,
+    ],
     isolation: [
         private_graphs_of_others_are_not_found,
         keys_usage_and_events_of_others_are_out_of_reach,

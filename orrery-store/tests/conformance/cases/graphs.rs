@@ -40,6 +40,7 @@ pub async fn saved_graph_loads_back_identical(db: &TestDb) {
             is_public: true,
             document: document.clone(),
             max_graphs: None,
+            max_stored_bytes: None,
         })
         .await
         .unwrap();
@@ -957,6 +958,7 @@ pub async fn concurrent_creates_stop_at_the_graph_quota(db: &TestDb) {
             store
                 .create_graph(NewGraph {
                     max_graphs: Some(limit),
+                    max_stored_bytes: None,
                     ..new_graph(owner, &format!("flow {i}"), doc(&format!("flow {i}"), 0.0))
                 })
                 .await
@@ -991,6 +993,7 @@ pub async fn concurrent_creates_stop_at_the_graph_quota(db: &TestDb) {
         .unwrap();
     let quota = |name: &str, max| NewGraph {
         max_graphs: max,
+        max_stored_bytes: None,
         ..new_graph(ada.id, name, doc(name, 0.0))
     };
     store
@@ -1012,6 +1015,7 @@ pub async fn concurrent_creates_stop_at_the_graph_quota(db: &TestDb) {
         store
             .create_graph(NewGraph {
                 max_graphs: Some(5),
+                max_stored_bytes: None,
                 ..new_graph(Uuid::now_v7(), "orphan", doc("o", 0.0))
             })
             .await,
