@@ -26,11 +26,6 @@ def _networkx() -> Any:
     return networkx
 
 
-def _split(endpoint: str) -> tuple[str, str] | None:
-    parts = endpoint.split(".")
-    return (parts[0], parts[1]) if len(parts) == 2 else None
-
-
 def to_networkx(graph: Graph) -> Any:
     """A ``MultiDiGraph``: one node per node (keyed by id, its fields as attributes), one edge
     per document edge (``from_port``, ``to_port``, ``index`` in the document). Edges whose
@@ -48,15 +43,16 @@ def to_networkx(graph: Graph) -> Any:
         if node_id not in g:  # the first node with an id wins, as in validation
             g.add_node(node_id, **attrs)
     dangling = []
-    for index, edge in enumerate(doc.get("edges", [])):
-        source, target = _split(edge["from"]), _split(edge["to"])
-        if source is None or target is None or source[0] not in g or target[0] not in g:
+    # The typed edges carry their endpoints already split; the dicts carry the rest.
+    for index, (typed, edge) in enumerate(zip(graph.edges, doc.get("edges", []))):
+        source, target = typed.from_node, typed.to_node
+        if source is None or target is None or source not in g or target not in g:
             dangling.append({"index": index, **edge})
             continue
-        attrs = {"from_port": source[1], "to_port": target[1], "index": index}
+        attrs = {"from_port": typed.from_port, "to_port": typed.to_port, "index": index}
         if "ui" in edge:
             attrs["ui"] = edge["ui"]
-        g.add_edge(source[0], target[0], **attrs)
+        g.add_edge(source, target, **attrs)
     if dangling:
         g.graph["dangling_edges"] = dangling
     return g
