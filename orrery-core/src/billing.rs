@@ -194,6 +194,38 @@ pub enum BillingError {
     Provider(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// An invoice, as the provider issued it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invoice {
+    /// The provider's invoice id.
+    pub id: String,
+    /// Its number, once finalised (`ORR-0001`).
+    pub number: Option<String>,
+    /// Its state: `draft`, `open`, `paid`, `uncollectible` or `void`.
+    pub status: String,
+    /// Total, in the smallest unit of `currency` (cents).
+    pub total: i64,
+    /// What is still due.
+    pub amount_due: i64,
+    /// What was paid.
+    pub amount_paid: i64,
+    /// ISO 4217, lowercase (`usd`).
+    pub currency: String,
+    /// When it was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    /// Start of the period it bills.
+    #[serde(with = "time::serde::rfc3339")]
+    pub period_start: OffsetDateTime,
+    /// End of the period it bills.
+    #[serde(with = "time::serde::rfc3339")]
+    pub period_end: OffsetDateTime,
+    /// The provider's page for it (view and pay).
+    pub hosted_url: Option<String>,
+    /// Its PDF.
+    pub pdf_url: Option<String>,
+}
+
 /// A payment provider: Stripe in the server, a fake in tests.
 #[async_trait::async_trait]
 pub trait BillingProvider: Send + Sync + std::fmt::Debug {
@@ -234,6 +266,9 @@ pub trait BillingProvider: Send + Sync + std::fmt::Debug {
         subscription_id: &str,
         cancel: bool,
     ) -> Result<SubscriptionState, BillingError>;
+
+    /// A customer's invoices, newest first, at most `limit` of them.
+    async fn invoices(&self, customer_id: &str, limit: u32) -> Result<Vec<Invoice>, BillingError>;
 
     /// Verifies a webhook's signature header and parses its payload.
     fn parse_webhook(

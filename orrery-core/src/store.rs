@@ -652,6 +652,8 @@ pub struct UsageBucket {
     pub period_start: OffsetDateTime,
     /// API calls in it.
     pub api_calls: u64,
+    /// Graphs created in it (`graph.created` events of the monitoring log).
+    pub graphs_created: u64,
 }
 
 /// API usage counters and history.
@@ -677,7 +679,8 @@ pub trait UsageStore: Send + Sync {
         from: OffsetDateTime,
         to: OffsetDateTime,
     ) -> StoreResult<u64>;
-    /// Calls by `user` in `[from, to)`, per period; periods without calls are left out.
+    /// Calls and graphs created by `user` in `[from, to)`, per period; periods with neither
+    /// are left out.
     async fn usage_history(
         &self,
         user: Uuid,

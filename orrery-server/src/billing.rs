@@ -14,11 +14,12 @@ use std::collections::HashMap;
 
 use orrery_core::Plan;
 use orrery_core::billing::{
-    BillingError, BillingEvent, BillingProvider, CheckoutRequest, SubscriptionState,
+    BillingError, BillingEvent, BillingProvider, CheckoutRequest, Invoice, SubscriptionState,
 };
 use secrecy::{ExposeSecret, SecretString};
 use stripe::{IdempotencyKey, RequestStrategy, StripeRequest};
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
+use stripe_billing::invoice::ListInvoice;
 use stripe_billing::subscription::{
     RetrieveSubscription, UpdateSubscription, UpdateSubscriptionItems,
     UpdateSubscriptionProrationBehavior,
@@ -215,6 +216,17 @@ impl BillingProvider for StripeBilling {
         Ok(self.prices.state(&sub, observed_now()))
     }
 
+    #[tracing::instrument(skip_all, fields(customer_id = %customer_id), err)]
+    async fn invoices(&self, customer_id: &str, limit: u32) -> Result<Vec<Invoice>, BillingError> {
+        let list = ListInvoice::new()
+            .customer(customer_id)
+            .limit(i64::from(limit.clamp(1, 100)))
+            .send(&self.client)
+            .await
+            .map_err(provider)?;
+        Ok(list.data.iter().map(invoice).collect())
+    }
+
     fn parse_webhook(
         &self,
         payload: &[u8],
@@ -227,6 +239,34 @@ impl BillingProvider for StripeBilling {
             OffsetDateTime::now_utc(),
             &self.prices,
         )
+    }
+}
+
+/// Stripe's invoice as the core's.
+fn invoice(i: &stripe_shared::Invoice) -> Invoice {
+    let at = |t: stripe_types::Timestamp| {
+        OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    };
+    Invoice {
+        id: i
+            .id
+            .as_ref()
+            .map(|id| id.as_str().to_owned())
+            .unwrap_or_default(),
+        number: i.number.clone(),
+        status: i
+            .status
+            .as_ref()
+            .map_or_else(|| "draft".to_owned(), |s| s.as_str().to_owned()),
+        total: i.total,
+        amount_due: i.amount_due,
+        amount_paid: i.amount_paid,
+        currency: i.currency.to_string(),
+        created: at(i.created),
+        period_start: at(i.period_start),
+        period_end: at(i.period_end),
+        hosted_url: i.hosted_invoice_url.clone(),
+        pdf_url: i.invoice_pdf.clone(),
     }
 }
 

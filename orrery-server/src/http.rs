@@ -68,7 +68,7 @@ pub struct Services {
     /// Counters and caches (Redis when configured).
     pub shared: Shared,
     /// Writes usage records in the background.
-    pub usage: UsageRecorder,
+    pub recorder: UsageRecorder,
     /// Delivers mail (SMTP, the log, or memory in tests); requests queue mail in the outbox
     /// and the sender job calls this.
     pub mailer: Arc<dyn Mailer>,
@@ -84,6 +84,8 @@ pub struct Services {
     pub billing: Billing,
     /// Operating the service.
     pub admin: Admin,
+    /// Usage counts and history.
+    pub usage: crate::services::usage::Usage,
     /// This instance's name, unique per process: the owner of its outbox leases.
     pub instance: String,
     /// Prometheus metrics.
@@ -115,6 +117,12 @@ impl axum::extract::FromRef<AppState> for Billing {
 impl axum::extract::FromRef<AppState> for Admin {
     fn from_ref(state: &AppState) -> Admin {
         state.admin.clone()
+    }
+}
+
+impl axum::extract::FromRef<AppState> for crate::services::usage::Usage {
+    fn from_ref(state: &AppState) -> crate::services::usage::Usage {
+        state.usage.clone()
     }
 }
 
@@ -235,7 +243,7 @@ async fn observe(State(state): State<AppState>, mut req: Request, next: Next) ->
         .metrics
         .observe(method.as_str(), &route, response.status().as_u16(), elapsed);
     if let Some(caller) = slot.get() {
-        state.usage.record(crate::usage::Call {
+        state.recorder.record(crate::usage::Call {
             user_id: caller.user_id,
             api_key_id: caller.api_key_id,
             endpoint: route,

@@ -12,3 +12,4 @@ pub mod identity;
 pub mod keys;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod usage;

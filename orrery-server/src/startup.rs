@@ -100,7 +100,7 @@ impl Application {
                 }
             };
         tracing::info!(transport = mailer.kind(), "mail transport ready");
-        let (usage, usage_task) = UsageRecorder::start(store.clone());
+        let (recorder, usage_task) = UsageRecorder::start(store.clone());
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
@@ -149,10 +149,11 @@ impl Application {
             outbox,
             google,
             shared,
-            usage,
+            recorder,
             mailer,
             billing,
             admin,
+            usage: crate::services::usage::Usage::new(store.clone()),
             instance: format!("orrery-{}", uuid::Uuid::new_v4().simple()),
             metrics,
             renderers: moka::future::Cache::builder().max_capacity(8).build(),

@@ -1273,16 +1273,24 @@ impl UsageStore for MemoryStore {
         granularity: Granularity,
     ) -> StoreResult<Vec<UsageBucket>> {
         let s = self.lock();
-        let mut buckets = BTreeMap::<Date, u64>::new();
+        let mut buckets = BTreeMap::<Date, (u64, u64)>::new();
         for usage in usage_in(&s, from, to).filter(|u| u.user_id == user) {
             let day = usage.at.to_offset(time::UtcOffset::UTC).date();
-            *buckets.entry(period_start(day, granularity)).or_default() += 1;
+            buckets.entry(period_start(day, granularity)).or_default().0 += 1;
+        }
+        let created = s.events.iter().filter(|e| {
+            e.user_id == Some(user) && e.kind == "graph.created" && e.at >= from && e.at < to
+        });
+        for event in created {
+            let day = event.at.to_offset(time::UtcOffset::UTC).date();
+            buckets.entry(period_start(day, granularity)).or_default().1 += 1;
         }
         Ok(buckets
             .into_iter()
-            .map(|(start, api_calls)| UsageBucket {
+            .map(|(start, (api_calls, graphs_created))| UsageBucket {
                 period_start: start.with_time(Time::MIDNIGHT).assume_utc(),
                 api_calls,
+                graphs_created,
             })
             .collect())
     }

@@ -190,16 +190,44 @@ impl UsageStore for Store {
                 .await
                 .db()?
         });
-        let mut buckets = BTreeMap::<Date, u64>::new();
-        for row in days {
-            let day = OffsetDateTime::UNIX_EPOCH.date() + Duration::days(row.day);
-            *buckets.entry(period_start(day, granularity)).or_default() += count(row.calls);
+        let created = with_db!(self, |db, pg| {
+            let sql = if pg {
+                "select floor(extract(epoch from at) / 86400)::bigint as day, count(*) as calls \
+                 from monitoring_logs where user_id = $1 and kind = 'graph.created' \
+                 and at >= $2 and at < $3 group by 1 order by 1"
+            } else {
+                "select at / 86400000000 - (at < 0 and at % 86400000000 != 0) as day, \
+                 count(*) as calls from monitoring_logs where user_id = $1 \
+                 and kind = 'graph.created' and at >= $2 and at < $3 group by 1 order by 1"
+            };
+            sqlx::query_as::<_, DayRow>(sql)
+                .bind(user)
+                .bind(Ts::new(from))
+                .bind(Ts::new(to))
+                .fetch_all(db)
+                .await
+                .db()?
+        });
+        let mut buckets = BTreeMap::<Date, (u64, u64)>::new();
+        let day_of = |row: &DayRow| OffsetDateTime::UNIX_EPOCH.date() + Duration::days(row.day);
+        for row in &days {
+            buckets
+                .entry(period_start(day_of(row), granularity))
+                .or_default()
+                .0 += count(row.calls);
+        }
+        for row in &created {
+            buckets
+                .entry(period_start(day_of(row), granularity))
+                .or_default()
+                .1 += count(row.calls);
         }
         Ok(buckets
             .into_iter()
-            .map(|(start, api_calls)| UsageBucket {
+            .map(|(start, (api_calls, graphs_created))| UsageBucket {
                 period_start: start.with_time(Time::MIDNIGHT).assume_utc(),
                 api_calls,
+                graphs_created,
             })
             .collect())
     }

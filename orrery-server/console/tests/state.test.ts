@@ -1,37 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { fillHistory, periodStart, rangeFor, share } from '../src/state/usage';
+import { rangeFor, share } from '../src/state/usage';
 import { parsePreference, resolveTheme } from '../src/state/theme';
 import { previewTemplate } from '../src/state/templates';
 import { locationText } from '../src/components/Diagnostics';
 import { safeNext } from '../src/pages/SignIn';
 
 describe('usage history', () => {
-  it('fills the days without calls with zeros', () => {
-    const filled = fillHistory({
-      granularity: 'day',
-      start_date: '2026-03-01',
-      end_date: '2026-03-04',
-      history: [{ period_start: '2026-03-02', api_calls: 7 }],
-    });
-    expect(filled).toEqual({ periods: ['2026-03-01', '2026-03-02', '2026-03-03', '2026-03-04'], calls: [0, 7, 0, 0] });
-  });
-
-  it('weeks start on Monday and months on the first, as the server buckets them', () => {
-    expect(periodStart(new Date('2026-03-04T12:00:00Z'), 'week').toISOString().slice(0, 10)).toBe('2026-03-02');
-    expect(periodStart(new Date('2026-03-01T00:00:00Z'), 'week').toISOString().slice(0, 10)).toBe('2026-02-23');
-    expect(periodStart(new Date('2026-03-31T00:00:00Z'), 'month').toISOString().slice(0, 10)).toBe('2026-03-01');
-    const weeks = fillHistory({
-      granularity: 'week',
-      start_date: '2026-03-04',
-      end_date: '2026-03-20',
-      history: [{ period_start: '2026-03-09', api_calls: 3 }],
-    });
-    expect(weeks.periods).toEqual(['2026-03-02', '2026-03-09', '2026-03-16']);
-    expect(weeks.calls).toEqual([0, 3, 0]);
-    const months = fillHistory({ granularity: 'month', start_date: '2025-12-15', end_date: '2026-02-01', history: [] });
-    expect(months.periods).toEqual(['2025-12-01', '2026-01-01', '2026-02-01']);
-  });
-
   it('asks for 30 days, 12 weeks or 12 months ending today', () => {
     const today = new Date('2026-03-31T10:00:00Z');
     expect(rangeFor('day', today)).toEqual({ start_date: '2026-03-02', end_date: '2026-03-31' });

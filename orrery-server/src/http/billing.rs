@@ -8,17 +8,17 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use orrery_core::Plan;
-use orrery_core::billing::SubscriptionState;
+use orrery_core::billing::{Invoice, SubscriptionState};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::http::AppState;
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{CurrentUser, Json};
-use crate::services::billing::{Billing, BillingSummary};
+use crate::http::extract::{CurrentUser, Json, Query};
+use crate::services::billing::{Billing, BillingSummary, Upgrade};
 
 /// The largest webhook body accepted. Stripe's events are a few kilobytes.
 pub const MAX_WEBHOOK_BYTES: usize = 256 * 1024;
@@ -30,6 +30,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(portal))
         .routes(routes!(subscription))
         .routes(routes!(change_plan))
+        .routes(routes!(upgrade))
+        .routes(routes!(invoices))
         .routes(routes!(cancel))
         .routes(routes!(resume))
         .merge(
@@ -87,6 +89,85 @@ pub struct ChangePlanBody {
     /// The new plan: `pro` or `enterprise` (to go back to free, cancel).
     #[schema(value_type = crate::http::docs::PaidPlanName, example = "enterprise")]
     pub plan: String,
+}
+
+/// `POST /api/billing/upgrade`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpgradeBody {
+    /// The plan: `pro` or `enterprise`.
+    #[schema(value_type = crate::http::docs::PaidPlanName, example = "pro")]
+    pub plan: String,
+    /// Where Checkout returns to when there is no subscription yet (default: the console's
+    /// billing page); the rules of `CheckoutBody.return_url`.
+    #[schema(max_length = 2000)]
+    pub return_url: Option<String>,
+}
+
+/// What an upgrade did: the subscription moved (`subscription` is the new one), or there was
+/// none and `checkout_url` is where the user subscribes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UpgradeResponse {
+    /// The subscription after the change (`null` until a checkout completes).
+    pub subscription: Option<SubscriptionView>,
+    /// The plan whose limits apply now.
+    #[schema(value_type = String, example = "pro")]
+    pub effective_plan: Plan,
+    /// Stripe's checkout page, when the account has no subscription yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkout_url: Option<String>,
+    /// Always true.
+    pub success: bool,
+}
+
+/// `GET /api/billing/invoices` options.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceQuery {
+    /// How many, newest first: 1 to 100 (default 24).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+}
+
+/// An invoice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceView {
+    /// Stripe's invoice id.
+    pub id: String,
+    /// Its number, once finalised.
+    pub number: Option<String>,
+    /// `draft`, `open`, `paid`, `uncollectible` or `void`.
+    pub status: String,
+    /// Total, in cents of `currency`.
+    pub total: i64,
+    /// Still due, in cents.
+    pub amount_due: i64,
+    /// Paid, in cents.
+    pub amount_paid: i64,
+    /// ISO 4217, lowercase.
+    pub currency: String,
+    /// When it was issued.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    /// The period it bills: start.
+    #[serde(with = "time::serde::rfc3339")]
+    pub period_start: OffsetDateTime,
+    /// The period it bills: end.
+    #[serde(with = "time::serde::rfc3339")]
+    pub period_end: OffsetDateTime,
+    /// Stripe's page for it (view, pay, download).
+    pub hosted_invoice_url: Option<String>,
+    /// Its PDF.
+    pub invoice_pdf: Option<String>,
+}
+
+/// The account's invoices.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceList {
+    /// Newest first.
+    pub invoices: Vec<InvoiceView>,
+    /// Always true.
+    pub success: bool,
 }
 
 /// A subscription as the API shows it.
@@ -206,6 +287,56 @@ async fn change_plan(
     billing.summary(user.id()).await.map(BillingState::of)
 }
 
+/// Upgrade (or change) the plan, as the design names it: an existing subscription moves to the
+/// plan at once (prorated); without one, the answer carries the Checkout page to subscribe.
+#[utoipa::path(post, path = "/api/billing/upgrade", tag = "billing", request_body = UpgradeBody,
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = UpgradeResponse), (status = 401, body = Problem),
+              (status = 409, description = "Already on that plan", body = Problem),
+              (status = 422, body = Problem), (status = 502, body = Problem), (status = 503, body = Problem)))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
+async fn upgrade(
+    State(billing): State<Billing>,
+    user: CurrentUser,
+    Json(body): Json<UpgradeBody>,
+) -> Result<Json<UpgradeResponse>, ApiError> {
+    let done = billing
+        .upgrade(user.id(), &body.plan, body.return_url.as_deref())
+        .await?;
+    let summary = billing.summary(user.id()).await?;
+    Ok(Json(UpgradeResponse {
+        subscription: summary.subscription.as_ref().map(view),
+        effective_plan: summary.effective_plan,
+        checkout_url: match done {
+            Upgrade::Changed => None,
+            Upgrade::Checkout(url) => Some(url),
+        },
+        success: true,
+    }))
+}
+
+/// The account's invoices from Stripe, newest first (none before the first checkout).
+#[utoipa::path(get, path = "/api/billing/invoices", tag = "billing", params(InvoiceQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = InvoiceList), (status = 401, body = Problem),
+              (status = 422, body = Problem), (status = 502, body = Problem), (status = 503, body = Problem)))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
+async fn invoices(
+    State(billing): State<Billing>,
+    user: CurrentUser,
+    Query(q): Query<InvoiceQuery>,
+) -> Result<Json<InvoiceList>, ApiError> {
+    let limit = q.limit.unwrap_or(24);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::field("limit", "must be 1 to 100"));
+    }
+    let invoices = billing.invoices(user.id(), limit).await?;
+    Ok(Json(InvoiceList {
+        invoices: invoices.into_iter().map(invoice_view).collect(),
+        success: true,
+    }))
+}
+
 /// Cancel the subscription at the end of the paid period; the plan applies until then.
 #[utoipa::path(post, path = "/api/billing/cancel", tag = "billing",
     security(("bearer" = []), ("api_key" = [])),
@@ -310,5 +441,22 @@ fn view(sub: &SubscriptionState) -> SubscriptionView {
         status: sub.status.as_str().to_owned(),
         current_period_end: sub.current_period_end,
         cancel_at_period_end: sub.cancel_at_period_end,
+    }
+}
+
+fn invoice_view(i: Invoice) -> InvoiceView {
+    InvoiceView {
+        id: i.id,
+        number: i.number,
+        status: i.status,
+        total: i.total,
+        amount_due: i.amount_due,
+        amount_paid: i.amount_paid,
+        currency: i.currency,
+        created: i.created,
+        period_start: i.period_start,
+        period_end: i.period_end,
+        hosted_invoice_url: i.hosted_url,
+        invoice_pdf: i.pdf_url,
     }
 }

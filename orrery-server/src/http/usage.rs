@@ -1,11 +1,12 @@
 //! `/api/usage`: this month's API calls and graphs against the plan's limits, the trial, and
-//! history by day, week or month.
+//! history by day, week or month. The counting is the usage service's
+//! ([`crate::services::usage`]).
 
 use axum::extract::State;
 use orrery_core::plan::trial_days_remaining;
-use orrery_core::store::{EventFilter, Granularity, Page};
+use orrery_core::store::Granularity;
 use serde::{Deserialize, Serialize};
-use time::{Date, OffsetDateTime, Time};
+use time::{Date, OffsetDateTime};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -13,6 +14,7 @@ use utoipa_axum::routes;
 use crate::http::AppState;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{CurrentUser, Json, Query};
+use crate::services::usage::Usage;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -38,6 +40,31 @@ pub struct CurrentPeriod {
     pub graphs: u64,
     /// Seconds of API processing in the period (the server time your calls used).
     pub monitoring_time: f64,
+    /// Bytes your graphs take in storage now: current documents and kept versions, as stored
+    /// (compressed, older versions as differences).
+    pub stored_bytes: u64,
+}
+
+/// The limits of the design's usage view (`null` is unlimited).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageLimits {
+    /// Authenticated API calls a calendar month.
+    pub api_calls: Option<u64>,
+    /// Graphs the plan allows (owned at once).
+    pub graphs_created: Option<u64>,
+    /// Seconds of processing a month (no plan caps it today).
+    pub monitoring_time: Option<f64>,
+}
+
+/// What is left of the period's limits (`null` is unlimited).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageRemaining {
+    /// API calls left this month.
+    pub api_calls: Option<u64>,
+    /// Graphs that can still be created.
+    pub graphs: Option<u64>,
+    /// Bytes of storage left.
+    pub stored_bytes: Option<u64>,
 }
 
 /// `GET /api/usage`.
@@ -47,11 +74,14 @@ pub struct UsageResponse {
     pub plan: String,
     /// This period.
     pub current_period: CurrentPeriod,
-    /// The plan's limits (`null` is unlimited).
+    /// The design's limits.
+    pub limits: UsageLimits,
+    /// Every limit of the plan (`null` is unlimited), as `GET /api/plans`-style clients read it.
     #[schema(value_type = Object)]
-    pub limits: serde_json::Value,
-    /// Whole days left in the trial, while one runs.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_limits: serde_json::Value,
+    /// What is left this period.
+    pub usage_remaining: UsageRemaining,
+    /// Whole days left in the trial; `null` when no trial runs.
     pub trial_days_remaining: Option<u32>,
     /// Always true.
     pub success: bool,
@@ -62,40 +92,12 @@ pub struct UsageResponse {
     responses((status = 200, body = UsageResponse), (status = 401, body = Problem)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
 async fn usage(
-    State(state): State<AppState>,
+    State(usage): State<Usage>,
     user: CurrentUser,
 ) -> Result<Json<UsageResponse>, ApiError> {
     let now = OffsetDateTime::now_utc();
-    let start = month_start(now.date()).assume_utc();
-    let end = next_month(now.date()).assume_utc();
-    let api_calls = state.store.count_usage(user.id(), None, start, now).await?;
-    let monitoring_ms = state.store.usage_time(user.id(), start, now).await?;
-    let graphs = state.store.count_graphs(user.id()).await?;
-    // Events come newest first; count back to the start of the period.
-    let mut graphs_created = 0;
-    'pages: for number in 1..=100 {
-        let events = state
-            .store
-            .list_events(&EventFilter {
-                user_id: Some(user.id()),
-                graph_id: None,
-                kind: Some("graph.created".into()),
-                page: Page {
-                    page: number,
-                    limit: 100,
-                },
-            })
-            .await?;
-        for event in &events.items {
-            if event.at < start {
-                break 'pages;
-            }
-            graphs_created += 1;
-        }
-        if events.items.len() < 100 {
-            break;
-        }
-    }
+    let period = usage.current(user.id(), now).await?;
+    let limits = user.plan.limits();
     let trial = user
         .user
         .trial_ends_at
@@ -103,15 +105,30 @@ async fn usage(
         .map(|ends| trial_days_remaining(ends, now));
     Ok(Json(UsageResponse {
         plan: user.plan.to_string(),
-        current_period: CurrentPeriod {
-            start,
-            end,
-            api_calls,
-            graphs_created,
-            graphs,
-            monitoring_time: monitoring_ms as f64 / 1000.0,
+        limits: UsageLimits {
+            api_calls: limits.api_calls_per_month,
+            graphs_created: limits.graphs,
+            monitoring_time: None,
         },
-        limits: serde_json::to_value(user.plan.limits()).map_err(ApiError::internal)?,
+        usage_remaining: UsageRemaining {
+            api_calls: limits
+                .api_calls_per_month
+                .map(|a| a.saturating_sub(period.api_calls)),
+            graphs: limits.graphs.map(|g| g.saturating_sub(period.graphs)),
+            stored_bytes: limits
+                .stored_bytes
+                .map(|b| b.saturating_sub(period.stored_bytes)),
+        },
+        plan_limits: serde_json::to_value(&limits).map_err(ApiError::internal)?,
+        current_period: CurrentPeriod {
+            start: period.start,
+            end: period.end,
+            api_calls: period.api_calls,
+            graphs_created: period.graphs_created,
+            graphs: period.graphs,
+            monitoring_time: period.monitoring_ms as f64 / 1000.0,
+            stored_bytes: period.stored_bytes,
+        },
         trial_days_remaining: trial,
         success: true,
     }))
@@ -142,111 +159,93 @@ pub struct Bucket {
     pub api_calls: u64,
 }
 
+/// One period, as the design's history lists it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryPoint {
+    /// First day of the period, `YYYY-MM-DD`.
+    #[schema(format = Date)]
+    pub date: String,
+    /// API calls in it.
+    pub api_calls: u64,
+    /// Graphs created in it.
+    pub graphs_created: u64,
+}
+
 /// `GET /api/usage/history`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryResponse {
+    /// Every period from the one holding `start_date` to the one holding `end_date`, oldest
+    /// first, zeros where nothing happened.
+    pub data: Vec<HistoryPoint>,
     /// `day`, `week` or `month`.
     pub granularity: String,
     /// First day covered.
     pub start_date: String,
     /// Last day covered.
     pub end_date: String,
-    /// Periods with calls, oldest first.
+    /// The periods with calls only, oldest first (the earlier shape of `data`).
     pub history: Vec<Bucket>,
     /// Always true.
     pub success: bool,
 }
 
-/// Your API calls over time.
+/// Your API calls and graphs created over time, every period present.
 #[utoipa::path(get, path = "/api/usage/history", tag = "usage", params(HistoryQuery), security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = HistoryResponse), (status = 400, body = Problem), (status = 422, body = Problem)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
 async fn history(
-    State(state): State<AppState>,
+    State(usage): State<Usage>,
     user: CurrentUser,
     Query(q): Query<HistoryQuery>,
 ) -> Result<Json<HistoryResponse>, ApiError> {
-    let today = OffsetDateTime::now_utc().date();
-    let end = match &q.end_date {
-        Some(d) => parse_date("end_date", d)?,
-        None => today,
-    };
-    let start = match &q.start_date {
-        Some(d) => parse_date("start_date", d)?,
-        None => end
-            .checked_sub(time::Duration::days(30))
-            .unwrap_or(HISTORY_FIRST_DAY)
-            .max(HISTORY_FIRST_DAY),
-    };
-    if start > end {
-        return Err(ApiError::field("start_date", "must not be after end_date"));
-    }
-    if end - start > time::Duration::days(3 * 366) {
-        return Err(ApiError::field(
-            "start_date",
-            "the range may span at most three years",
-        ));
-    }
+    let start = q
+        .start_date
+        .as_deref()
+        .map(|d| parse_date("start_date", d))
+        .transpose()?;
+    let end = q
+        .end_date
+        .as_deref()
+        .map(|d| parse_date("end_date", d))
+        .transpose()?;
     let granularity = match q.granularity.as_deref().unwrap_or("day") {
         "day" => Granularity::Day,
         "week" => Granularity::Week,
         "month" => Granularity::Month,
         _ => return Err(ApiError::field("granularity", "must be day, week or month")),
     };
-    let from = start.midnight().assume_utc();
-    // `end` is at most HISTORY_LAST_DAY, so the next day exists.
-    let to = end.next_day().unwrap_or(end).midnight().assume_utc();
-    let buckets = state
-        .store
-        .usage_history(user.id(), from, to, granularity)
+    let today = OffsetDateTime::now_utc().date();
+    let found = usage
+        .history(user.id(), start, end, granularity, today)
         .await?;
     Ok(Json(HistoryResponse {
         granularity: q.granularity.unwrap_or_else(|| "day".into()),
-        start_date: start.to_string(),
-        end_date: end.to_string(),
-        history: buckets
+        start_date: found.start.to_string(),
+        end_date: found.end.to_string(),
+        history: found
+            .periods
+            .iter()
+            .filter(|p| p.api_calls > 0)
+            .map(|p| Bucket {
+                period_start: p.start.to_string(),
+                api_calls: p.api_calls,
+            })
+            .collect(),
+        data: found
+            .periods
             .into_iter()
-            .map(|b| Bucket {
-                period_start: b.period_start.date().to_string(),
-                api_calls: b.api_calls,
+            .map(|p| HistoryPoint {
+                date: p.start.to_string(),
+                api_calls: p.api_calls,
+                graphs_created: p.graphs_created,
             })
             .collect(),
         success: true,
     }))
 }
 
-/// The first day usage history can be asked about.
-pub const HISTORY_FIRST_DAY: Date = time::macros::date!(2000 - 01 - 01);
-/// The last day usage history can be asked about.
-pub const HISTORY_LAST_DAY: Date = time::macros::date!(9999 - 12 - 30);
-
-/// A `YYYY-MM-DD` date between [`HISTORY_FIRST_DAY`] and [`HISTORY_LAST_DAY`], so that the
-/// day arithmetic below cannot leave the calendar.
+/// A `YYYY-MM-DD` date (its bounds are the service's).
 fn parse_date(field: &'static str, text: &str) -> Result<Date, ApiError> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    let date = Date::parse(text, &format)
-        .map_err(|_| ApiError::field(field, "must be a date like 2026-11-25"))?;
-    if !(HISTORY_FIRST_DAY..=HISTORY_LAST_DAY).contains(&date) {
-        return Err(ApiError::field(
-            field,
-            format!("must be between {HISTORY_FIRST_DAY} and {HISTORY_LAST_DAY}"),
-        ));
-    }
-    Ok(date)
-}
-
-fn month_start(date: Date) -> time::PrimitiveDateTime {
-    date.replace_day(1)
-        .unwrap_or(date)
-        .with_time(Time::MIDNIGHT)
-}
-
-fn next_month(date: Date) -> time::PrimitiveDateTime {
-    let first = date.replace_day(1).unwrap_or(date);
-    let next = if first.month() == time::Month::December {
-        Date::from_calendar_date(first.year() + 1, time::Month::January, 1)
-    } else {
-        Date::from_calendar_date(first.year(), first.month().next(), 1)
-    };
-    next.unwrap_or(first).with_time(Time::MIDNIGHT)
+    Date::parse(text, &format).map_err(|_| ApiError::field(field, "must be a date like 2026-11-25"))
 }

@@ -312,6 +312,27 @@ impl Admin {
             ..UserFilter::default()
         })
         .await?;
+        // Conversion: of the accounts whose trial has ended, those now paying.
+        let trial_ended = (OffsetDateTime::UNIX_EPOCH, now);
+        let ended_trials = count(UserFilter {
+            trial_ends_between: Some(trial_ended),
+            ..UserFilter::default()
+        })
+        .await?;
+        let mut converted = 0;
+        for plan in [Plan::Pro, Plan::Enterprise] {
+            converted += count(UserFilter {
+                plan: Some(plan),
+                trial_ends_between: Some(trial_ended),
+                ..UserFilter::default()
+            })
+            .await?;
+        }
+        let conversion_rate = if ended_trials == 0 {
+            0.0
+        } else {
+            converted as f64 / ended_trials as f64
+        };
         let new_accounts = count(UserFilter {
             created_between: Some((month_ago, now + time::Duration::seconds(1))),
             ..UserFilter::default()
@@ -353,6 +374,7 @@ impl Admin {
                 pro_users: pro,
                 enterprise_users: enterprise,
                 trial_users: trials,
+                conversion_rate,
             },
             revenue: RevenueStats {
                 mrr,
@@ -544,6 +566,9 @@ pub struct UserStats {
     pub enterprise_users: u64,
     /// Accounts on the free plan with a trial running.
     pub trial_users: u64,
+    /// Trials that became paid: of the accounts whose trial has ended, the fraction now on a
+    /// paid plan (0 when no trial has ended yet).
+    pub conversion_rate: f64,
 }
 
 /// Revenue figures, in cents of US dollars at list prices.
@@ -738,5 +763,35 @@ mod tests {
         assert_eq!(cached.users.total, 1);
         let fresh = f.admin.stats(admin.id, true).await.unwrap();
         assert_eq!((fresh.users.total, fresh.users.pro_users), (2, 1));
+    }
+
+    #[tokio::test]
+    async fn conversion_counts_ended_trials_that_pay() {
+        let f = Fixture::new();
+        let admin = f.user("root@example.com", Plan::Free, Role::Admin).await;
+        let ended = OffsetDateTime::now_utc() - time::Duration::days(1);
+        let running = OffsetDateTime::now_utc() + time::Duration::days(5);
+        for (email, plan, trial) in [
+            ("a@example.com", Plan::Pro, ended),
+            ("b@example.com", Plan::Free, ended),
+            ("c@example.com", Plan::Free, ended),
+            ("d@example.com", Plan::Enterprise, ended),
+            ("e@example.com", Plan::Free, running),
+        ] {
+            let user = f.user(email, plan, Role::User).await;
+            f.store
+                .update_user(
+                    user.id,
+                    UserPatch {
+                        trial_ends_at: Some(Some(trial)),
+                        ..UserPatch::default()
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        let stats = f.admin.stats(admin.id, true).await.unwrap();
+        assert_eq!(stats.users.conversion_rate, 0.5);
+        assert_eq!(stats.users.trial_users, 1);
     }
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use orrery_core::Plan;
 use orrery_core::billing::{
-    BillingError, BillingEvent, BillingEventKind, BillingProvider, CheckoutRequest,
+    BillingError, BillingEvent, BillingEventKind, BillingProvider, CheckoutRequest, Invoice,
     SubscriptionState,
 };
 use orrery_core::store::{User, UserPatch};
@@ -47,6 +47,15 @@ pub struct BillingSummary {
     pub subscription: Option<SubscriptionState>,
     /// Whether this server takes payments.
     pub enabled: bool,
+}
+
+/// What [`Billing::upgrade`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Upgrade {
+    /// The subscription moved to the plan; its limits apply now.
+    Changed,
+    /// There was no subscription: the user goes to this Checkout page to start one.
+    Checkout(String),
 }
 
 /// The billing service. Cheap to clone.
@@ -196,6 +205,48 @@ impl Billing {
             .map_err(billing_error)?;
         self.apply_state(user_id, &changed, &format!("api:{}", Uuid::new_v4()))
             .await
+    }
+
+    /// The design's `upgrade`: moves an existing subscription to `plan` (as
+    /// [`Billing::change_plan`]), or, when the account has none, starts a Checkout for it
+    /// returning to `return_url` (default: the console's billing page).
+    pub async fn upgrade(
+        &self,
+        user_id: Uuid,
+        plan: &str,
+        return_url: Option<&str>,
+    ) -> Result<Upgrade, ApiError> {
+        self.require()?;
+        let paid = paid_plan(plan)?;
+        // Checked whichever way the upgrade goes: a bad address is a bad request either way.
+        let return_url = match return_url {
+            Some(url) => self.return_url("return_url", url)?,
+            None => self.billing_page(),
+        };
+        let subscribed = self
+            .store
+            .subscription(user_id)
+            .await?
+            .is_some_and(|r| r.state.status.grants_plan());
+        if subscribed {
+            self.change_plan(user_id, paid.as_str()).await?;
+            return Ok(Upgrade::Changed);
+        }
+        let url = self.start_checkout(user_id, plan, &return_url).await?;
+        Ok(Upgrade::Checkout(url))
+    }
+
+    /// The account's invoices, newest first (none before its first checkout).
+    pub async fn invoices(&self, user_id: Uuid, limit: u32) -> Result<Vec<Invoice>, ApiError> {
+        let billing = self.require()?;
+        let account = self.store.user(user_id).await?;
+        let Some(customer_id) = account.billing_customer_id else {
+            return Ok(Vec::new());
+        };
+        billing
+            .invoices(&customer_id, limit)
+            .await
+            .map_err(billing_error)
     }
 
     /// Cancels the subscription at the end of the paid period (`cancel`), or undoes that.

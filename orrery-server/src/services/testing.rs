@@ -16,6 +16,7 @@ use crate::metrics::Metrics;
 use crate::services::accounts::{AccountRules, Accounts};
 use crate::services::admin::Admin;
 use crate::services::billing::Billing;
+use crate::services::usage::Usage;
 use crate::settings::Settings;
 use crate::shared::Shared;
 use crate::storage::Db;
@@ -25,6 +26,7 @@ pub struct Fixture {
     pub store: Db,
     pub billing: Billing,
     pub admin: Admin,
+    pub usage: Usage,
 }
 
 impl Fixture {
@@ -64,6 +66,7 @@ impl Fixture {
             Instant::now(),
         );
         Fixture {
+            usage: Usage::new(store.clone()),
             store,
             billing,
             admin,

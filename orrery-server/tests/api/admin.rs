@@ -193,14 +193,14 @@ async fn admins_change_plans_roles_and_trials_with_immediate_effect(backend: Bac
     let path = format!("/api/admin/users/{}", user.id);
     // Warm the account cache, so the change has to invalidate it.
     assert_eq!(
-        app.get("/api/usage", &user.token).await.ok(200)["limits"]["graphs"],
+        app.get("/api/usage", &user.token).await.ok(200)["plan_limits"]["graphs"],
         10
     );
 
     let reply = app.put(&path, &admin.token, json!({"plan": "pro"})).await;
     assert_eq!(reply.ok(200)["user"]["plan"], "pro");
     assert_eq!(
-        app.get("/api/usage", &user.token).await.ok(200)["limits"]["graphs"],
+        app.get("/api/usage", &user.token).await.ok(200)["plan_limits"]["graphs"],
         500
     );
 

@@ -21,6 +21,8 @@ both!(
     bad_billing_input_is_answered_with_problems,
     stripe_outages_are_a_502_and_a_failed_webhook_is_processed_on_retry,
     the_emulator_answers_like_stripe,
+    upgrade_checks_out_first_then_changes_the_plan,
+    invoices_come_from_stripe_newest_first,
 );
 
 async fn limits(app: &TestApp, user: &TestUser) -> Value {
@@ -61,7 +63,7 @@ async fn a_paying_customer_is_upgraded_by_a_signed_webhook_and_downgraded_at_per
     let (app, stripe) = spawn_billing_app_with(backend, |s| s.trial_days = 0).await;
     let user = app.signed_up_user().await;
     app.wait_for_mail(&user.email, "welcome").await;
-    assert_eq!(limits(&app, &user).await["limits"]["graphs"], 10);
+    assert_eq!(limits(&app, &user).await["plan_limits"]["graphs"], 10);
 
     let checkout = app
         .post(
@@ -142,7 +144,7 @@ async fn a_paying_customer_is_upgraded_by_a_signed_webhook_and_downgraded_at_per
     // The limits are lifted at once.
     let usage = limits(&app, &user).await;
     assert_eq!(usage["plan"], "pro");
-    assert_eq!(usage["limits"]["graphs"], 500);
+    assert_eq!(usage["plan_limits"]["graphs"], 500);
     let upgraded = app.wait_for_mail(&user.email, "plan_upgraded").await;
     assert_eq!(upgraded.subject, "You are now on the Orrery pro plan");
     assert!(
@@ -222,7 +224,7 @@ async fn a_paying_customer_is_upgraded_by_a_signed_webhook_and_downgraded_at_per
         "{}",
         notice.text
     );
-    assert_eq!(limits(&app, &user).await["limits"]["graphs"], 500);
+    assert_eq!(limits(&app, &user).await["plan_limits"]["graphs"], 500);
 
     // The period ends: Stripe deletes the subscription, and the account is on the free plan.
     stripe.end_period(&sub_id).await;
@@ -234,7 +236,7 @@ async fn a_paying_customer_is_upgraded_by_a_signed_webhook_and_downgraded_at_per
     let state = billing(&app, &user).await;
     assert_eq!(state["plan"], "free");
     assert_eq!(state["subscription"]["status"], "canceled");
-    assert_eq!(limits(&app, &user).await["limits"]["graphs"], 10);
+    assert_eq!(limits(&app, &user).await["plan_limits"]["graphs"], 10);
     let downgraded = app.wait_for_mail(&user.email, "plan_downgraded").await;
     assert_eq!(downgraded.subject, "Your Orrery plan changed to free");
 }
@@ -398,7 +400,7 @@ async fn plan_changes_apply_at_once_and_tell_the_user(backend: Backend) {
     assert_eq!(changed["plan"], "enterprise");
     assert_eq!(changed["subscription"]["plan"], "enterprise");
     assert_eq!(
-        limits(&app, &user).await["limits"]["graphs"],
+        limits(&app, &user).await["plan_limits"]["graphs"],
         Value::Null,
         "unlimited"
     );
@@ -454,7 +456,7 @@ async fn plan_changes_apply_at_once_and_tell_the_user(backend: Backend) {
         )
         .await;
     assert_eq!(down.ok(200)["plan"], "pro");
-    assert_eq!(limits(&app, &user).await["limits"]["graphs"], 500);
+    assert_eq!(limits(&app, &user).await["plan_limits"]["graphs"], 500);
     let downgraded = app.wait_for_mail(&user.email, "plan_downgraded").await;
     assert_eq!(downgraded.subject, "Your Orrery plan changed to pro");
     stripe.settle().await;
@@ -563,6 +565,7 @@ async fn billing_routes_answer_503_without_stripe_keys(backend: Backend) {
         ("/api/billing/change-plan", json!({"plan": "pro"})),
         ("/api/billing/cancel", json!({})),
         ("/api/billing/resume", json!({})),
+        ("/api/billing/upgrade", json!({"plan": "pro"})),
     ] {
         let reply = app.post(path, &user.token, body).await;
         let problem = reply.problem(503, "unavailable");
@@ -581,6 +584,9 @@ async fn billing_routes_answer_503_without_stripe_keys(backend: Backend) {
         )
         .await;
     hook.problem(503, "unavailable");
+    app.get("/api/billing/invoices", &user.token)
+        .await
+        .problem(503, "unavailable");
     let state = billing(&app, &user).await;
     assert_eq!(state["billing_enabled"], false);
     assert_eq!(state["subscription"], Value::Null);
@@ -814,4 +820,90 @@ async fn the_emulator_answers_like_stripe(backend: Backend) {
     let recorded = stripe.requests_to("POST", "/v1/customers");
     assert_eq!(recorded.len(), 2);
     assert_eq!(recorded[0].param("email"), Some("a@example.com"));
+}
+
+async fn upgrade_checks_out_first_then_changes_the_plan(backend: Backend) {
+    let (app, stripe) = spawn_billing_app_with(backend, |s| s.trial_days = 0).await;
+    let user = app.signed_up_user().await;
+    // No subscription yet: the design's upgrade answers with the Checkout page.
+    let first = app
+        .post("/api/billing/upgrade", &user.token, json!({"plan": "pro"}))
+        .await;
+    let body = first.ok(200).clone();
+    assert_eq!(body["subscription"], Value::Null);
+    assert_eq!(body["effective_plan"], "free");
+    let url = body["checkout_url"].as_str().unwrap();
+    let session = stripe.session(url);
+    assert_eq!(
+        session["success_url"],
+        "http://127.0.0.1:8080/billing?checkout=success"
+    );
+    stripe.complete_checkout(url).await;
+    stripe.settle().await;
+    assert_eq!(billing(&app, &user).await["plan"], "pro");
+    // With a subscription, it moves it, at once.
+    let second = app
+        .post(
+            "/api/billing/upgrade",
+            &user.token,
+            json!({"plan": "enterprise"}),
+        )
+        .await;
+    let body = second.ok(200).clone();
+    assert!(body.get("checkout_url").is_none(), "{body}");
+    assert_eq!(body["subscription"]["plan"], "enterprise");
+    assert_eq!(body["effective_plan"], "enterprise");
+    app.post(
+        "/api/billing/upgrade",
+        &user.token,
+        json!({"plan": "enterprise"}),
+    )
+    .await
+    .problem(409, "conflict");
+    for bad in [
+        json!({"plan": "free"}),
+        json!({"plan": "gold"}),
+        json!({"plan": "pro", "return_url": "https://evil.example/"}),
+        json!({"plan": "pro", "extra": 1}),
+    ] {
+        let reply = app
+            .post("/api/billing/upgrade", &user.token, bad.clone())
+            .await;
+        assert_eq!(reply.status, 422, "{bad}: {:?}", reply.body);
+    }
+}
+
+async fn invoices_come_from_stripe_newest_first(backend: Backend) {
+    let (app, stripe) = spawn_billing_app_with(backend, |s| s.trial_days = 0).await;
+    let user = app.signed_up_user().await;
+    // Before the first checkout there is no customer, and no invoice.
+    let none = app.get("/api/billing/invoices", &user.token).await;
+    assert_eq!(none.ok(200)["invoices"], json!([]));
+    subscribe(&app, &stripe, &user, "pro").await;
+    stripe.settle().await;
+    let list = app.get("/api/billing/invoices", &user.token).await;
+    let invoices = list.ok(200)["invoices"].as_array().unwrap().clone();
+    assert_eq!(invoices.len(), 1, "{invoices:?}");
+    let invoice = &invoices[0];
+    assert_eq!(invoice["status"], "paid");
+    assert_eq!(invoice["currency"], "usd");
+    assert!(invoice["total"].as_i64().unwrap() > 0);
+    assert_eq!(invoice["amount_paid"], invoice["total"]);
+    assert!(invoice["number"].as_str().unwrap().starts_with("ORR-"));
+    assert!(invoice["invoice_pdf"].as_str().unwrap().ends_with("/pdf"));
+    assert!(invoice["hosted_invoice_url"].is_string());
+    // Another account sees none of them.
+    let other = app.signed_up_user().await;
+    let theirs = app.get("/api/billing/invoices", &other.token).await;
+    assert_eq!(theirs.ok(200)["invoices"], json!([]));
+    for bad in ["?limit=0", "?limit=101", "?limit=x", "?page=2"] {
+        let reply = app
+            .get(&format!("/api/billing/invoices{bad}"), &user.token)
+            .await;
+        assert!(
+            reply.status == 400 || reply.status == 422,
+            "{bad}: {}",
+            reply.status
+        );
+    }
 }

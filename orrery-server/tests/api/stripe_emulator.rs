@@ -156,6 +156,7 @@ impl StripeEmulator {
                     .post(update_subscription)
                     .delete(cancel_subscription),
             )
+            .route("/v1/invoices", get(list_invoices))
             .route("/v1/prices/{id}", get(retrieve_price))
             .route("/v1/products/{id}", get(retrieve_product))
             .fallback(unknown_route)
@@ -580,7 +581,10 @@ impl EmuState {
             "status": if paid { "paid" } else { "open" },
             "status_transitions": {"finalized_at": now, "marked_uncollectible_at": null,
                                    "paid_at": if paid { json!(now) } else { Value::Null }, "voided_at": null},
-            "subtotal": amount, "total": amount
+            "subtotal": amount, "total": amount,
+            "number": format!("ORR-{:04}", self.invoices.len() + 1),
+            "hosted_invoice_url": format!("https://invoice.stripe.test/i/{invoice_id}"),
+            "invoice_pdf": format!("https://pay.stripe.test/invoice/{invoice_id}/pdf")
         });
         self.invoices.insert(invoice_id.clone(), invoice.clone());
         if let Some(sub) = self.subscriptions.get_mut(sub["id"].as_str().unwrap()) {
@@ -781,6 +785,27 @@ async fn create_customer(State(emu): State<Arc<Emu>>, body: Bytes) -> Response {
     });
     s.customers.insert(customer_id, customer.clone());
     ok(customer)
+}
+
+/// `GET /v1/invoices?customer=…&limit=…`: newest first, as Stripe lists them.
+async fn list_invoices(State(emu): State<Arc<Emu>>, uri: Uri) -> Response {
+    let query = uri.query().unwrap_or("").as_bytes().to_vec();
+    let form = Form::new(&Bytes::from(query));
+    let limit = form
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(10);
+    let s = emu.state.lock().unwrap();
+    let mut data: Vec<Value> = s
+        .invoices
+        .values()
+        .filter(|i| form.get("customer").is_none_or(|c| i["customer"] == c))
+        .cloned()
+        .collect();
+    data.sort_by_key(|i| std::cmp::Reverse((i["created"].as_i64(), i["number"].to_string())));
+    let has_more = data.len() > limit;
+    data.truncate(limit);
+    ok(json!({"object": "list", "data": data, "has_more": has_more, "url": "/v1/invoices"}))
 }
 
 async fn retrieve_customer(State(emu): State<Arc<Emu>>, Path(id): Path<String>) -> Response {

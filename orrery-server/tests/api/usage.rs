@@ -34,13 +34,52 @@ async fn usage_counts_calls_and_graphs_and_keeps_history(backend: Backend) {
     );
     assert_eq!(usage["plan"], "pro");
     assert_eq!(usage["trial_days_remaining"], 14);
-    assert_eq!(usage["limits"]["graphs"], 500);
+    assert_eq!(usage["plan_limits"]["graphs"], 500);
+    // The design's shape: its three limits, and what is left.
+    assert_eq!(usage["limits"]["graphs_created"], 500);
+    assert_eq!(
+        usage["limits"]["api_calls"],
+        usage["plan_limits"]["api_calls_per_month"]
+    );
+    assert!(usage["limits"]["monitoring_time"].is_null());
+    assert_eq!(usage["usage_remaining"]["graphs"], 499);
+    let stored = period["stored_bytes"].as_u64().unwrap();
+    assert!(stored > 0, "{usage:#}");
+    assert_eq!(
+        usage["usage_remaining"]["stored_bytes"].as_u64().unwrap() + stored,
+        usage["plan_limits"]["stored_bytes"].as_u64().unwrap()
+    );
     let history = app
         .get("/api/usage/history?granularity=day", &user.token)
         .await;
     let buckets = history.ok(200)["history"].as_array().unwrap().clone();
     assert_eq!(buckets.len(), 1);
     assert!(buckets[0]["api_calls"].as_u64().unwrap() >= 5);
+    // `data` lists every day of the default 30 days before today, today included, zeros
+    // where nothing happened; today has the calls and the graph.
+    let data = history.body["data"].as_array().unwrap().clone();
+    assert_eq!(data.len(), 31, "{data:?}");
+    let today = &data[30];
+    assert_eq!(today["date"], history.body["end_date"]);
+    assert!(today["api_calls"].as_u64().unwrap() >= 5);
+    assert_eq!(today["graphs_created"], 1);
+    assert!(
+        data[..30]
+            .iter()
+            .all(|d| d["api_calls"] == 0 && d["graphs_created"] == 0)
+    );
+    let weeks = app
+        .get(
+            "/api/usage/history?granularity=week&start_date=2026-01-05&end_date=2026-02-01",
+            &user.token,
+        )
+        .await;
+    let weeks = weeks.ok(200)["data"].as_array().unwrap().clone();
+    let starts: Vec<&str> = weeks.iter().map(|w| w["date"].as_str().unwrap()).collect();
+    assert_eq!(
+        starts,
+        ["2026-01-05", "2026-01-12", "2026-01-19", "2026-01-26"]
+    );
     let month = app
         .get(
             "/api/usage/history?granularity=month&start_date=2026-01-01",

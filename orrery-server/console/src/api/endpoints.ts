@@ -62,6 +62,7 @@ export function endpoints(c: ApiClient) {
         c.request<T.BillingState>('/api/billing/change-plan', { method: 'POST', body: { plan } }),
       cancel: () => c.request<T.BillingState>('/api/billing/cancel', { method: 'POST' }),
       resume: () => c.request<T.BillingState>('/api/billing/resume', { method: 'POST' }),
+      invoices: () => c.request<{ invoices: T.Invoice[] }>('/api/billing/invoices'),
     },
     admin: {
       stats: (refresh = false) => c.request<T.Stats>('/api/admin/stats', { query: { refresh: refresh || undefined } }),

@@ -159,9 +159,14 @@ export interface Usage {
     graphs_created: number;
     graphs: number;
     monitoring_time: number;
+    stored_bytes: number;
   };
-  limits: Limits;
-  trial_days_remaining?: number;
+  /** The design's three limits; `null` is unlimited. */
+  limits: { api_calls: number | null; graphs_created: number | null; monitoring_time: number | null };
+  /** Every limit of the plan. */
+  plan_limits: Limits;
+  usage_remaining: { api_calls: number | null; graphs: number | null; stored_bytes: number | null };
+  trial_days_remaining: number | null;
 }
 
 export type Granularity = 'day' | 'week' | 'month';
@@ -171,6 +176,8 @@ export interface UsageHistory {
   start_date: string;
   end_date: string;
   history: { period_start: string; api_calls: number }[];
+  /** Every period of the range, oldest first, zeros included. */
+  data: { date: string; api_calls: number; graphs_created: number }[];
 }
 
 export interface Subscription {
@@ -188,6 +195,21 @@ export interface BillingState {
   billing_enabled: boolean;
 }
 
+export interface Invoice {
+  id: string;
+  number: string | null;
+  status: string;
+  total: number;
+  amount_due: number;
+  amount_paid: number;
+  currency: string;
+  created: string;
+  period_start: string;
+  period_end: string;
+  hosted_invoice_url: string | null;
+  invoice_pdf: string | null;
+}
+
 export interface UserList {
   users: User[];
   total: number;
@@ -202,6 +224,8 @@ export interface Stats {
     pro_users: number;
     enterprise_users: number;
     trial_users: number;
+    /** Of the accounts whose trial has ended, the fraction now paying (0–1). */
+    conversion_rate: number;
   };
   revenue: {
     mrr: number;

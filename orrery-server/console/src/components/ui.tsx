@@ -225,6 +225,11 @@ export function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
+/** An amount in cents of `currency` (ISO 4217), as money. */
+export function money(cents: number, currency: string): string {
+  return new Intl.NumberFormat('en', { style: 'currency', currency: currency.toUpperCase() || 'USD' }).format(cents / 100);
+}
+
 export function formatNumber(n: number): string {
   return new Intl.NumberFormat('en').format(n);
 }

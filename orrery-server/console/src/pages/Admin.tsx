@@ -5,7 +5,7 @@
 import { useState, type FormEvent } from 'react';
 import { ApiProblem, fieldError, formError } from '../api/problem';
 import type { MailTemplate, User } from '../api/types';
-import { download, Loading, TableWrap, PageTitle, Pagination, ProblemNotice, capitalize, formatDate, formatNumber } from '../components/ui';
+import { download, Loading, TableWrap, PageTitle, Pagination, ProblemNotice, capitalize, formatDate, formatNumber, money } from '../components/ui';
 import { Component as NotFound } from './NotFound';
 import { api, client, useSession } from '../state/session';
 import { previewTemplate } from '../state/templates';
@@ -31,10 +31,6 @@ export function Component() {
   );
 }
 
-function money(cents: number, currency: string): string {
-  return new Intl.NumberFormat('en', { style: 'currency', currency: currency.toUpperCase() || 'USD' }).format(cents / 100);
-}
-
 function Stats() {
   const [refresh, setRefresh] = useState(0);
   const stats = useLoad(`stats${refresh}`, () => api.admin.stats(refresh > 0));
@@ -57,13 +53,8 @@ function Stats() {
             <li><span className="stat-label">Accounts</span><span className="stat-value">{formatNumber(s.users.total)}</span></li>
             <li><span className="stat-label">Active (30 days)</span><span className="stat-value">{formatNumber(s.users.active_last_30_days)}</span></li>
             <li><span className="stat-label">On trial</span><span className="stat-value">{formatNumber(s.users.trial_users)}</span></li>
-            <li>
-              <span className="stat-label">Paying (conversion)</span>
-              <span className="stat-value">
-                {formatNumber(s.users.pro_users + s.users.enterprise_users)} (
-                {s.users.total ? (((s.users.pro_users + s.users.enterprise_users) / s.users.total) * 100).toFixed(1) : '0.0'}%)
-              </span>
-            </li>
+            <li><span className="stat-label">Paying</span><span className="stat-value">{formatNumber(s.users.pro_users + s.users.enterprise_users)}</span></li>
+            <li><span className="stat-label">Trial conversion</span><span className="stat-value">{(s.users.conversion_rate * 100).toFixed(1)}%</span></li>
             <li><span className="stat-label">API calls (30 days)</span><span className="stat-value">{formatNumber(s.usage.api_calls_last_30_days)}</span></li>
             <li><span className="stat-label">Graphs</span><span className="stat-value">{formatNumber(s.usage.total_graphs)}</span></li>
           </ul>

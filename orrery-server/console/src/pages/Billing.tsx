@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'react';
 import { useSearchParams } from 'react-router';
 import type { BillingState, Plan } from '../api/types';
-import { Confirm, Loading, PageTitle, ProblemNotice, capitalize, formatDate } from '../components/ui';
+import { Confirm, Loading, PageTitle, ProblemNotice, TableWrap, capitalize, formatDate, money } from '../components/ui';
 import { api, client } from '../state/session';
 import { useAction, useLoad } from '../state/useLoad';
 
@@ -192,6 +192,7 @@ function BillingBody({ state, wanted, onChange }: { state: BillingState; wanted:
           </div>
         </section>
       )}
+      {state.billing_enabled && <Invoices />}
       <Confirm
         open={confirm?.kind === 'change'}
         title={confirm?.kind === 'change' ? `Switch to ${capitalize(confirm.plan)}?` : ''}
@@ -226,5 +227,63 @@ function BillingBody({ state, wanted, onChange }: { state: BillingState; wanted:
         </p>
       </Confirm>
     </>
+  );
+}
+
+/** The account's invoices from the payment provider, newest first. */
+function Invoices() {
+  const invoices = useLoad('invoices', () => api.billing.invoices());
+  const list = invoices.data?.invoices;
+  return (
+    <section aria-labelledby="invoices-title">
+      <h2 id="invoices-title">Invoices</h2>
+      {invoices.error ? <ProblemNotice problem={invoices.error} onRetry={invoices.reload} /> : null}
+      {list === undefined ? (
+        !invoices.error && <Loading />
+      ) : list.length === 0 ? (
+        <p className="muted">No invoices yet.</p>
+      ) : (
+        <TableWrap label="Invoices">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Invoice</th>
+                <th scope="col">Date</th>
+                <th scope="col">Period</th>
+                <th scope="col">Amount</th>
+                <th scope="col">Status</th>
+                <th scope="col">Documents</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.map((i) => (
+                <tr key={i.id}>
+                  <td>{i.number ?? i.id}</td>
+                  <td>{formatDate(i.created)}</td>
+                  <td>
+                    {formatDate(i.period_start)} – {formatDate(i.period_end)}
+                  </td>
+                  <td>{money(i.total, i.currency)}</td>
+                  <td>{capitalize(i.status)}</td>
+                  <td>
+                    {i.hosted_invoice_url && (
+                      <a href={i.hosted_invoice_url} rel="noreferrer noopener" target="_blank">
+                        View<span className="visually-hidden"> invoice {i.number ?? i.id}</span>
+                      </a>
+                    )}
+                    {i.hosted_invoice_url && i.invoice_pdf && ' · '}
+                    {i.invoice_pdf && (
+                      <a href={i.invoice_pdf} rel="noreferrer noopener" target="_blank">
+                        PDF<span className="visually-hidden"> of invoice {i.number ?? i.id}</span>
+                      </a>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </TableWrap>
+      )}
+    </section>
   );
 }

@@ -7,14 +7,19 @@ import type { Granularity } from '../api/types';
 import { UsageChart } from '../components/UsageChart';
 import { Loading, Meter, TableWrap, PageTitle, ProblemNotice, capitalize, formatDate, formatNumber } from '../components/ui';
 import { api } from '../state/session';
-import { fillHistory, rangeFor } from '../state/usage';
+import { rangeFor } from '../state/usage';
 import { useLoad } from '../state/useLoad';
 
 export function Component() {
   const usage = useLoad('usage', () => api.usage.current());
   const [granularity, setGranularity] = useState<Granularity>('day');
   const history = useLoad(granularity, () => api.usage.history({ granularity, ...rangeFor(granularity, new Date()) }));
-  const filled = useMemo(() => (history.data ? fillHistory(history.data) : null), [history.data]);
+  const filled = useMemo(() => {
+    const data = history.data?.data;
+    return data
+      ? { periods: data.map((p) => p.date), calls: data.map((p) => p.api_calls), graphs: data.map((p) => p.graphs_created) }
+      : null;
+  }, [history.data]);
   const u = usage.data;
   return (
     <div>
@@ -27,7 +32,7 @@ export function Component() {
           </h2>
           <p>
             Plan: <strong>{capitalize(u.plan)}</strong>
-            {u.trial_days_remaining !== undefined && (
+            {u.trial_days_remaining !== null && (
               <>
                 {' '}
                 (trial, {u.trial_days_remaining} day{u.trial_days_remaining === 1 ? '' : 's'} left:{' '}
@@ -35,8 +40,14 @@ export function Component() {
               </>
             )}
           </p>
-          <Meter label="API calls" value={u.current_period.api_calls} max={u.limits.api_calls_per_month ?? null} />
-          <Meter label="Graphs" value={u.current_period.graphs} max={u.limits.graphs ?? null} />
+          <Meter label="API calls" value={u.current_period.api_calls} max={u.limits.api_calls} />
+          <Meter label="Graphs" value={u.current_period.graphs} max={u.limits.graphs_created} />
+          <Meter
+            label="Storage"
+            unit=" MB"
+            value={Math.round(u.current_period.stored_bytes / 1e5) / 10}
+            max={typeof u.plan_limits.stored_bytes === 'number' ? Math.round(u.plan_limits.stored_bytes / 1e5) / 10 : null}
+          />
           <p>
             {formatNumber(u.current_period.graphs_created)} graph{u.current_period.graphs_created === 1 ? '' : 's'} created
             this period · {formatNumber(Math.round(u.current_period.monitoring_time * 10) / 10)} s of run time (server
@@ -68,12 +79,13 @@ export function Component() {
             />
             <details>
               <summary>Show as a table</summary>
-              <TableWrap label="API calls by period">
+              <TableWrap label="API calls and graphs created by period">
                 <table>
                   <thead>
                     <tr>
                       <th scope="col">{capitalize(granularity)} starting</th>
                       <th scope="col">API calls</th>
+                      <th scope="col">Graphs created</th>
                     </tr>
                   </thead>
                   <tbody>
@@ -81,6 +93,7 @@ export function Component() {
                       <tr key={p}>
                         <td>{p}</td>
                         <td>{formatNumber(filled.calls[i] ?? 0)}</td>
+                        <td>{formatNumber(filled.graphs[i] ?? 0)}</td>
                       </tr>
                     ))}
                   </tbody>

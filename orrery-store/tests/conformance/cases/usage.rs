@@ -171,6 +171,7 @@ pub async fn usage_history_buckets_by_day_week_and_month(db: &TestDb) {
     let b = |period_start, api_calls| UsageBucket {
         period_start,
         api_calls,
+        graphs_created: 0,
     };
     assert_eq!(
         history(Granularity::Day).await.unwrap(),
@@ -202,6 +203,37 @@ pub async fn usage_history_buckets_by_day_week_and_month(db: &TestDb) {
             .await
             .unwrap()
             .is_empty()
+    );
+    // Graphs created are counted from the monitoring log, per period, the account's only.
+    for (who, kind) in [
+        (ada.id, "graph.created"),
+        (ada.id, "graph.created"),
+        (ada.id, "graph.updated"),
+        (bob.id, "graph.created"),
+    ] {
+        store
+            .record_event(Some(who), None, kind, serde_json::json!({}))
+            .await
+            .unwrap();
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let today = now.date().midnight().assume_utc();
+    let created = store
+        .usage_history(
+            ada.id,
+            today,
+            today + time::Duration::days(1),
+            Granularity::Month,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        created,
+        [UsageBucket {
+            period_start: now.date().replace_day(1).unwrap().midnight().assume_utc(),
+            api_calls: 0,
+            graphs_created: 2,
+        }]
     );
 }
 
