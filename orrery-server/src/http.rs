@@ -11,6 +11,7 @@ pub mod docs;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod forwarded;
 pub mod graphs;
 pub mod health;
 pub mod keys;
@@ -36,7 +37,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::{AccessTokens, GoogleVerifier, Passwords};
 use crate::http::error::ApiError;
-use crate::http::extract::CallerSlot;
+use crate::http::extract::{CallerSlot, ClientIp};
 use crate::mail::{Mailer, Outbox};
 use crate::metrics::Metrics;
 use crate::services::accounts::Accounts;
@@ -183,7 +184,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(docs::router(openapi))
-        .merge(health::router())
+        .merge(health::router(settings.metrics_address().is_none()))
         // A route layer runs after routing, so it sees the matched route pattern.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .fallback(console::fallback)
@@ -191,9 +192,11 @@ pub fn app(state: AppState) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))
+                .layer(axum::middleware::from_fn_with_state(state.clone(), client_ip))
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
                     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
+                    let client = req.extensions().get::<ClientIp>().map(|c| c.0.to_string()).unwrap_or_default();
+                    tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id, client_ip = %client)
                 }))
                 .layer(PropagateRequestIdLayer::new(x_request_id))
                 .layer(CatchPanicLayer::custom(|_| {
@@ -224,6 +227,18 @@ pub fn app(state: AppState) -> Router {
                 )),
         )
         .with_state(state)
+}
+
+/// Resolves the client's address once (behind trusted proxies, the one they forwarded), for
+/// the log span, rate limits and anything else that asks for [`ClientIp`].
+async fn client_ip(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
+    let client = ClientIp::resolve(&state.settings, peer, req.headers());
+    req.extensions_mut().insert(client);
+    next.run(req).await
 }
 
 /// Per request: the anonymous rate limit, metrics, and the usage record of authenticated calls.

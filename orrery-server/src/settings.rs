@@ -5,8 +5,9 @@
 //! Every key is documented in `config/orrery.example.toml`; the environment variable for a key is
 //! `ORRERY_` and the key in upper case (`database_url` → `ORRERY_DATABASE_URL`).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -60,6 +61,17 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     /// Whether the server is reached over TLS (turns on HSTS).
     pub behind_tls: bool,
+    /// The proxies in front of the server (CIDR blocks, or single addresses): only when the TCP
+    /// peer is one of them is `trusted_proxy_header` read for the client's address. Empty: the
+    /// peer is the client.
+    pub trusted_proxies: Vec<Cidr>,
+    /// The header the trusted proxies append the client's address to.
+    pub trusted_proxy_header: ProxyHeader,
+    /// A separate address that serves `/metrics` (and nothing else); empty serves it on `bind`.
+    pub metrics_bind: String,
+    /// A bearer token `/metrics` requires; empty: none.
+    #[serde(serialize_with = "redacted")]
+    pub metrics_token: SecretString,
     /// Seconds a request may take before it is cut off.
     pub request_timeout_secs: u64,
     /// Largest request body, in bytes.
@@ -132,6 +144,10 @@ impl Default for Settings {
             google_jwks_url: "https://www.googleapis.com/oauth2/v3/certs".into(),
             cors_origins: Vec::new(),
             behind_tls: false,
+            trusted_proxies: Vec::new(),
+            trusted_proxy_header: ProxyHeader::XForwardedFor,
+            metrics_bind: String::new(),
+            metrics_token: SecretString::from(""),
             request_timeout_secs: 30,
             max_body_bytes: 16 << 20,
             anonymous_requests_per_minute: 120,
@@ -154,6 +170,57 @@ impl Default for Settings {
             log_format: "text".into(),
         }
     }
+}
+
+/// An IP network in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`); a single address is its own
+/// network (`/32`, `/128`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Cidr(ipnet::IpNet);
+
+impl Cidr {
+    /// Whether `ip` is in this network (an IPv4-mapped IPv6 address counts as its IPv4 one).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.0.contains(&ip.to_canonical())
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Cidr, String> {
+        let s = s.trim();
+        if let Ok(net) = s.parse::<ipnet::IpNet>() {
+            return Ok(Cidr(net.trunc()));
+        }
+        s.parse::<IpAddr>()
+            .map(|ip| Cidr(ipnet::IpNet::from(ip.to_canonical())))
+            .map_err(|_| format!("`{s}` is not an address or a CIDR block"))
+    }
+}
+
+impl TryFrom<String> for Cidr {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Cidr, String> {
+        s.parse()
+    }
+}
+
+impl From<Cidr> for String {
+    fn from(cidr: Cidr) -> String {
+        cidr.0.to_string()
+    }
+}
+
+/// Which header trusted proxies append the client's address to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For: client, proxy1, proxy2` (nginx, HAProxy, most load balancers).
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client, for=proxy1`.
+    Forwarded,
 }
 
 /// Why configuration could not be loaded.
@@ -273,6 +340,9 @@ impl Settings {
                 "mail_max_attempts, mail_retry_base_ms, mail_poll_interval_ms and trial_check_interval_ms must be positive",
             );
         }
+        if !self.metrics_bind.is_empty() && self.metrics_bind.parse::<SocketAddr>().is_err() {
+            return invalid("metrics_bind must be empty or an address like 127.0.0.1:9090");
+        }
         if let Some(origin) = self
             .billing_return_origins
             .iter()
@@ -283,6 +353,16 @@ impl Settings {
             )));
         }
         Ok(())
+    }
+
+    /// Where `/metrics` is served on its own, when `metrics_bind` says so.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_bind.parse().ok()
+    }
+
+    /// Whether `ip` is one of the `trusted_proxies`.
+    pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(ip))
     }
 
     /// The database URL to use: the configured one, or an SQLite file in `data_dir`.
@@ -300,7 +380,7 @@ impl Settings {
 }
 
 /// Settings that the environment gives as comma-separated lists.
-const LIST_KEYS: [&str; 2] = ["cors_origins", "billing_return_origins"];
+const LIST_KEYS: [&str; 3] = ["cors_origins", "billing_return_origins", "trusted_proxies"];
 
 /// The database URL without its password, for logs.
 pub fn redact_url(url: &str) -> String {
@@ -378,6 +458,12 @@ mod tests {
             ("smtp_url = \"http://mail\"", "smtp_url"),
             ("mail_from = \"nobody\"", "mail_from"),
             ("stripe_api_base = \"ftp://x\"", "stripe_api_base"),
+            ("trusted_proxies = [\"10.0.0.0/33\"]", "trusted_proxies"),
+            (
+                "trusted_proxy_header = \"x-real-ip\"",
+                "trusted_proxy_header",
+            ),
+            ("metrics_bind = \"9090\"", "metrics_bind"),
         ] {
             std::fs::write(&file, content).unwrap();
             let err = Settings::load(Some(&file)).unwrap_err().to_string();
@@ -387,16 +473,44 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_are_blocks_or_single_addresses() {
+        let s = Settings {
+            trusted_proxies: ["10.0.0.0/8", "192.168.1.7", "2001:db8::/32"]
+                .iter()
+                .map(|c| c.parse().unwrap())
+                .collect(),
+            ..Settings::default()
+        };
+        for (ip, trusted) in [
+            ("10.1.2.3", true),
+            ("11.0.0.1", false),
+            ("192.168.1.7", true),
+            ("192.168.1.8", false),
+            ("2001:db8::1", true),
+            ("::ffff:10.0.0.1", true),
+            ("2001:db9::1", false),
+        ] {
+            assert_eq!(s.is_trusted_proxy(ip.parse().unwrap()), trusted, "{ip}");
+        }
+        assert_eq!(
+            String::from("10.1.2.3/8".parse::<Cidr>().unwrap()),
+            "10.0.0.0/8"
+        );
+        assert!("localhost".parse::<Cidr>().is_err());
+    }
+
+    #[test]
     fn secrets_do_not_show_in_debug_output() {
         let s = Settings {
             jwt_secret: SecretString::from("x".repeat(40)),
             stripe_secret_key: SecretString::from("sk_test_yyyy"),
             stripe_webhook_secret: SecretString::from("whsec_zzzz"),
             smtp_url: SecretString::from("smtp://user:wwww@mail:25"),
+            metrics_token: SecretString::from("vvvv"),
             ..Settings::default()
         };
         let shown = format!("{s:?}");
-        for secret in ["xxxx", "yyyy", "zzzz", "wwww"] {
+        for secret in ["xxxx", "yyyy", "zzzz", "wwww", "vvvv"] {
             assert!(!shown.contains(secret), "{secret} shows in {shown}");
         }
     }

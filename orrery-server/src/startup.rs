@@ -35,6 +35,8 @@ use crate::usage::UsageRecorder;
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
+    /// The `metrics_bind` listener, when `/metrics` has an address of its own.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     address: SocketAddr,
     usage_task: tokio::task::JoinHandle<()>,
@@ -105,6 +107,14 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let address = listener.local_addr()?;
+        let metrics_listener = match settings.metrics_address() {
+            Some(bind) => Some(
+                TcpListener::bind(bind)
+                    .await
+                    .with_context(|| format!("cannot listen on {bind} (metrics_bind)"))?,
+            ),
+            None => None,
+        };
         let passwords = Passwords::of(&settings)?;
         let tokens = AccessTokens::new(
             &secret,
@@ -163,6 +173,7 @@ impl Application {
         }));
         Ok(Application {
             listener,
+            metrics_listener,
             state,
             address,
             usage_task,
@@ -208,6 +219,22 @@ impl Application {
             let _ = stopping_tx.send(());
         });
         let serving = tokio::spawn(async move { server.await });
+        let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+        if let Some(listener) = self.metrics_listener {
+            tracing::info!(address = %listener.local_addr()?, "serving /metrics on its own address");
+            let metrics = axum::serve(
+                listener,
+                crate::http::health::metrics_app(self.state.clone()),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = metrics_stopped.await;
+            });
+            tokio::spawn(async move {
+                if let Err(error) = metrics.await {
+                    tracing::error!(%error, "the metrics listener failed");
+                }
+            });
+        }
         let jobs = Jobs::start(self.state.clone());
         tokio::select! {
             result = serving => result??,
@@ -217,6 +244,7 @@ impl Application {
             } => tracing::warn!("requests still running after the grace period; stopping anyway"),
         }
         jobs.stop().await;
+        let _ = metrics_stop.send(());
         let Application {
             state, usage_task, ..
         } = self;

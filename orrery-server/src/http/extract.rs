@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::auth::{API_KEY_PREFIX, secret_hash};
 use crate::http::AppState;
 use crate::http::error::ApiError;
+use crate::settings::Settings;
 
 /// A JSON body; a malformed one is a problem, like every other error. A string anywhere in the
 /// body that holds NUL (`\u0000`) is refused here, for every route at once: PostgreSQL cannot
@@ -363,14 +364,27 @@ impl FromRequestParts<AppState> for AdminUser {
     }
 }
 
-/// The address of the client (the TCP peer).
+/// The address of the client: the TCP peer, or the address a trusted proxy forwarded
+/// (`crate::http::forwarded`), as the outermost middleware resolved it for the request.
 #[derive(Clone, Copy, Debug)]
 pub struct ClientIp(pub IpAddr);
+
+impl ClientIp {
+    /// The client of a request from `peer` with `headers`, under `settings`' trusted proxies.
+    pub fn resolve(settings: &Settings, peer: Option<SocketAddr>, headers: &HeaderMap) -> ClientIp {
+        let peer = peer.map_or(IpAddr::from([127, 0, 0, 1]), |p| p.ip());
+        ClientIp(crate::http::forwarded::client_ip(settings, peer, headers))
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<ClientIp, ApiError> {
+        if let Some(ip) = parts.extensions.get::<ClientIp>() {
+            return Ok(*ip);
+        }
+        // Outside the application's middleware (a router under test): the TCP peer.
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()

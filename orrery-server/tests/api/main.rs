@@ -8,6 +8,7 @@ mod admin;
 mod agents;
 mod auth;
 mod bad_input;
+mod deployment;
 mod billing;
 mod google;
 mod graphs;

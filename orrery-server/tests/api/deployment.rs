@@ -1,0 +1,239 @@
+//! Running behind proxies and beside monitoring: forwarded client addresses are believed only
+//! from trusted proxies, and `/metrics` can move to an address of its own or require a token.
+
+use reqwest::Method;
+
+use crate::both;
+use crate::helpers::{Backend, TestApp, spawn_app_with};
+
+both!(
+    a_spoofed_x_forwarded_for_from_an_untrusted_peer_does_not_change_the_rate_limit_bucket,
+    x_forwarded_for_from_a_trusted_proxy_picks_the_rate_limit_bucket,
+    forwarded_from_a_trusted_proxy_picks_the_rate_limit_bucket,
+    malformed_forwarding_headers_are_ignored_not_errors,
+    metrics_can_require_a_bearer_token,
+    metrics_can_be_served_only_on_their_own_address,
+);
+
+/// The statuses of anonymous calls, each with `header: value`.
+async fn anonymous_calls(app: &TestApp, header: &str, values: &[&str]) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for value in values {
+        let req = app
+            .request(Method::GET, "/api/agents")
+            .header(header, *value);
+        statuses.push(app.send(req).await.status.as_u16());
+    }
+    statuses
+}
+
+async fn a_spoofed_x_forwarded_for_from_an_untrusted_peer_does_not_change_the_rate_limit_bucket(
+    backend: Backend,
+) {
+    // No trusted proxies: the test client (127.0.0.1) is the client, whatever it claims.
+    let app = spawn_app_with(backend, |s| s.anonymous_requests_per_minute = 3).await;
+    let statuses = anonymous_calls(
+        &app,
+        "x-forwarded-for",
+        &[
+            "198.51.100.1",
+            "198.51.100.2",
+            "198.51.100.3",
+            "198.51.100.4",
+        ],
+    )
+    .await;
+    assert_eq!(statuses, [200, 200, 200, 429]);
+    // Trusting another network changes nothing for a peer outside it.
+    let app = spawn_app_with(backend, |s| {
+        s.anonymous_requests_per_minute = 3;
+        s.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    let statuses = anonymous_calls(
+        &app,
+        "x-forwarded-for",
+        &[
+            "198.51.100.1",
+            "198.51.100.2",
+            "198.51.100.3",
+            "198.51.100.4",
+        ],
+    )
+    .await;
+    assert_eq!(statuses, [200, 200, 200, 429]);
+}
+
+async fn x_forwarded_for_from_a_trusted_proxy_picks_the_rate_limit_bucket(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.anonymous_requests_per_minute = 3;
+        s.auth_requests_per_minute = 2;
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    // Each forwarded client has a bucket of its own…
+    let statuses = anonymous_calls(
+        &app,
+        "x-forwarded-for",
+        &[
+            "198.51.100.1",
+            "198.51.100.2",
+            "198.51.100.3",
+            "198.51.100.4",
+        ],
+    )
+    .await;
+    assert_eq!(statuses, [200, 200, 200, 200]);
+    // …which fills like anyone's; what a client writes left of the proxy's entry is its own
+    // claim and does not count.
+    let statuses = anonymous_calls(
+        &app,
+        "x-forwarded-for",
+        &[
+            "198.51.100.9",
+            "1.1.1.1, 198.51.100.9",
+            "2.2.2.2, 198.51.100.9",
+            "3.3.3.3, 198.51.100.9",
+        ],
+    )
+    .await;
+    assert_eq!(statuses, [200, 200, 200, 429]);
+    // Sign-in attempts are limited per forwarded client too.
+    let mut statuses = Vec::new();
+    for client in [
+        "198.51.100.20",
+        "198.51.100.20",
+        "198.51.100.20",
+        "198.51.100.21",
+    ] {
+        let req = app
+            .request(Method::POST, "/api/auth/signin")
+            .header("x-forwarded-for", client)
+            .json(&serde_json::json!({"email": "a@example.com", "password": "whatever1"}));
+        statuses.push(app.send(req).await.status.as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 429, 401]);
+}
+
+async fn forwarded_from_a_trusted_proxy_picks_the_rate_limit_bucket(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.anonymous_requests_per_minute = 2;
+        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        s.trusted_proxy_header = orrery_server::settings::ProxyHeader::Forwarded;
+    })
+    .await;
+    let statuses = anonymous_calls(
+        &app,
+        "forwarded",
+        &[
+            "for=198.51.100.1",
+            r#"for="[2001:db8::1]:4711";proto=https"#,
+            "for=198.51.100.1",
+            "for=198.51.100.1",
+        ],
+    )
+    .await;
+    assert_eq!(statuses, [200, 200, 200, 429]);
+    // The other header is not read: a client could send it through a proxy that ignores it.
+    let statuses = anonymous_calls(
+        &app,
+        "x-forwarded-for",
+        &["198.51.100.5", "198.51.100.6", "198.51.100.7"],
+    )
+    .await;
+    assert_eq!(statuses, [200, 200, 429]);
+}
+
+async fn malformed_forwarding_headers_are_ignored_not_errors(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.anonymous_requests_per_minute = 4;
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    // Every malformed header falls back to the peer, so they share its bucket.
+    let statuses = anonymous_calls(
+        &app,
+        "x-forwarded-for",
+        &[
+            "not an address",
+            "198.51.100.1,,198.51.100.2",
+            "",
+            "198.51.100.1:port",
+            "999.1.1.1",
+        ],
+    )
+    .await;
+    assert_eq!(statuses, [200, 200, 200, 200, 429]);
+    let app = spawn_app_with(backend, |s| {
+        s.anonymous_requests_per_minute = 2;
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        s.trusted_proxy_header = orrery_server::settings::ProxyHeader::Forwarded;
+    })
+    .await;
+    let statuses = anonymous_calls(
+        &app,
+        "forwarded",
+        &["for=[2001:db8::1", "proto=https", r#"for="198.51.100.1"#],
+    )
+    .await;
+    assert_eq!(statuses, [200, 200, 429]);
+}
+
+async fn metrics_can_require_a_bearer_token(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.metrics_token = "scrape-me-please".to_owned().into();
+    })
+    .await;
+    app.call(Method::GET, "/metrics", None, None)
+        .await
+        .problem(401, "unauthorized");
+    app.call(Method::GET, "/metrics", Some("wrong-token"), None)
+        .await
+        .problem(401, "unauthorized");
+    let metrics = app
+        .call(Method::GET, "/metrics", Some("scrape-me-please"), None)
+        .await;
+    assert_eq!(metrics.status, 200);
+    assert!(String::from_utf8_lossy(&metrics.bytes).contains("orrery_uptime_seconds"));
+}
+
+async fn metrics_can_be_served_only_on_their_own_address(backend: Backend) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = spawn_app_with(backend, |s| {
+        s.metrics_bind = format!("127.0.0.1:{port}");
+        s.metrics_token = "scrape-me-please".to_owned().into();
+    })
+    .await;
+    app.call(Method::GET, "/metrics", Some("scrape-me-please"), None)
+        .await
+        .problem(404, "not-found");
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let refused = client.get(&url).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let metrics = client
+        .get(&url)
+        .bearer_auth("scrape-me-please")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(
+        metrics
+            .text()
+            .await
+            .unwrap()
+            .contains("orrery_uptime_seconds")
+    );
+    // Nothing else is served there.
+    let other = client
+        .get(format!("http://127.0.0.1:{port}/api/agents"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+}
