@@ -254,9 +254,10 @@ impl Application {
     }
 }
 
-/// Creates the data directory and opens the database of `settings` (applying migrations).
+/// Creates the data directory (readable by this user only) and opens the database of
+/// `settings` (applying migrations).
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Db> {
-    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+    create_private_dir(&settings.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
             settings.data_dir.display()
@@ -318,6 +319,21 @@ fn jwt_secret(settings: &Settings) -> anyhow::Result<SecretString> {
     Ok(SecretString::from(secret))
 }
 
+/// Creates `dir` and its missing parents with mode 0700: it holds the database and secrets.
+/// An existing directory keeps the mode its owner gave it.
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Writes a secret into a file only its owner can read (0600 from the start, not chmod'ed
+/// after, so there is no moment when others could open it).
 fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();

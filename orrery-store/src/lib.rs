@@ -119,6 +119,16 @@ impl Store {
                 .busy_timeout(options.busy_timeout)
                 .synchronous(SqliteSynchronous::Normal);
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            if !in_memory && url.contains("mode=rwc") {
+                // SQLite would create the file readable by everyone (0644); the WAL and shared
+                // memory files it makes beside it take the database file's mode.
+                create_private_file(connect.get_filename()).map_err(|e| {
+                    StoreError::Invalid(format!(
+                        "cannot create the database file {}: {e}",
+                        connect.get_filename().display()
+                    ))
+                })?;
+            }
             let pool = if in_memory {
                 // One connection that never closes: the database lives as long as it does.
                 SqlitePoolOptions::new()
@@ -202,6 +212,35 @@ impl Store {
             tracing::error!(error = %e, "migrations failed");
             StoreError::Backend(Box::new(e))
         })
+    }
+}
+
+/// Creates `path` empty with mode 0600 unless it exists (an existing file keeps its mode).
+fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode_private()
+        .open(path)
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        other => other.map(drop),
+    }
+}
+
+/// Files only their owner can read and write, where the platform has modes.
+trait PrivateMode {
+    fn mode_private(&mut self) -> &mut Self;
+}
+
+impl PrivateMode for std::fs::OpenOptions {
+    fn mode_private(&mut self) -> &mut Self {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            self.mode(0o600);
+        }
+        self
     }
 }
 

@@ -198,7 +198,7 @@ pub struct SaveTemplate {
 /// List accounts (admins only).
 #[utoipa::path(get, path = "/api/admin/users", tag = "admin", params(UserQuery), security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = UserList), (status = 403, body = Problem), (status = 422, body = Problem)))]
-#[tracing::instrument(skip_all, fields(admin_id = %admin.0.id()), err)]
+#[tracing::instrument(skip_all, fields(admin_id = %admin.0.id()), err(level = "info"))]
 async fn list_users(
     State(admin_service): State<Admin>,
     admin: AdminUser,
@@ -235,7 +235,7 @@ async fn list_users(
     responses((status = 200, body = UserResponse), (status = 400, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem), (status = 409, description = "An admin cannot demote themself", body = Problem),
               (status = 422, body = Problem)))]
-#[tracing::instrument(skip_all, fields(admin_id = %admin.0.id(), user_id = %id), err)]
+#[tracing::instrument(skip_all, fields(admin_id = %admin.0.id(), user_id = %id), err(level = "info"))]
 async fn update_user(
     State(admin_service): State<Admin>,
     admin: AdminUser,
@@ -286,7 +286,7 @@ async fn update_user(
     params(("id" = Uuid, Path, description = "Account id")), security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "The account's data (attachment)", body = Object, content_type = "application/json"),
               (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-#[tracing::instrument(skip_all, fields(admin_id = %admin.0.id(), user_id = %id), err)]
+#[tracing::instrument(skip_all, fields(admin_id = %admin.0.id(), user_id = %id), err(level = "info"))]
 async fn export_user(
     State(admin_service): State<Admin>,
     admin: AdminUser,
@@ -314,7 +314,7 @@ async fn export_user(
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 201, body = CreatedAdmin), (status = 403, body = Problem),
               (status = 409, description = "Email taken", body = Problem), (status = 422, body = Problem)))]
-#[tracing::instrument(skip_all, fields(admin_id = %admin.0.id()), err)]
+#[tracing::instrument(skip_all, fields(admin_id = %admin.0.id()), err(level = "info"))]
 async fn create_admin(
     State(admin_service): State<Admin>,
     admin: AdminUser,
@@ -337,7 +337,7 @@ async fn create_admin(
 #[utoipa::path(get, path = "/api/admin/stats", tag = "admin", params(StatsQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = Stats), (status = 400, body = Problem), (status = 403, body = Problem)))]
-#[tracing::instrument(skip_all, fields(admin_id = %admin.0.id()), err)]
+#[tracing::instrument(skip_all, fields(admin_id = %admin.0.id()), err(level = "info"))]
 async fn stats(
     State(admin_service): State<Admin>,
     admin: AdminUser,
@@ -350,7 +350,7 @@ async fn stats(
 /// The health of every part of the system (admins only).
 #[utoipa::path(get, path = "/api/admin/health", tag = "admin", security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = Health), (status = 403, body = Problem)))]
-#[tracing::instrument(skip_all, fields(admin_id = %admin.0.id()), err)]
+#[tracing::instrument(skip_all, fields(admin_id = %admin.0.id()), err(level = "info"))]
 async fn health(
     State(admin_service): State<Admin>,
     admin: AdminUser,
@@ -361,7 +361,7 @@ async fn health(
 /// Every mail template (admins only).
 #[utoipa::path(get, path = "/api/admin/email-templates", tag = "admin", security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = TemplateList), (status = 403, body = Problem)))]
-#[tracing::instrument(skip_all, fields(admin_id = %admin.0.id()), err)]
+#[tracing::instrument(skip_all, fields(admin_id = %admin.0.id()), err(level = "info"))]
 async fn list_templates(
     State(admin_service): State<Admin>,
     admin: AdminUser,
@@ -377,7 +377,7 @@ async fn list_templates(
 #[utoipa::path(get, path = "/api/admin/email-templates/{name}", tag = "admin",
     params(("name" = String, Path, description = "Template name")), security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = TemplateView), (status = 403, body = Problem), (status = 404, body = Problem)))]
-#[tracing::instrument(skip_all, fields(admin_id = %admin.0.id(), template = %name), err)]
+#[tracing::instrument(skip_all, fields(admin_id = %admin.0.id(), template = %name), err(level = "info"))]
 async fn get_template(
     State(admin_service): State<Admin>,
     admin: AdminUser,
@@ -393,7 +393,7 @@ async fn get_template(
     params(("name" = String, Path, description = "Template name")), security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = TemplateView), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 422, description = "A template does not parse or uses an undeclared variable", body = Problem)))]
-#[tracing::instrument(skip_all, fields(admin_id = %admin.0.id(), template = %name), err)]
+#[tracing::instrument(skip_all, fields(admin_id = %admin.0.id(), template = %name), err(level = "info"))]
 async fn save_template(
     State(admin_service): State<Admin>,
     admin: AdminUser,

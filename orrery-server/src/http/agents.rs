@@ -141,7 +141,7 @@ pub struct CheckResponse {
 /// Agents you may use: yours and public ones.
 #[utoipa::path(get, path = "/api/agents", tag = "agents", params(ListQuery), security((), ("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = AgentList), (status = 400, body = Problem)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 async fn list_agents(
     State(state): State<AppState>,
     viewer: MaybeUser,
@@ -183,7 +183,7 @@ async fn list_agents(
 /// One agent and its interface.
 #[utoipa::path(get, path = "/api/agents/{agent_id}", tag = "agents", params(("agent_id" = String, Path, description = "An agent id", pattern = "^[A-Za-z0-9_][A-Za-z0-9_-]*$", max_length = 128)), security((), ("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = AgentResponse), (status = 404, body = Problem)))]
-#[tracing::instrument(skip_all, fields(agent_id = %agent_id), err)]
+#[tracing::instrument(skip_all, fields(agent_id = %agent_id), err(level = "info"))]
 async fn get_agent(
     State(state): State<AppState>,
     viewer: MaybeUser,
@@ -204,7 +204,7 @@ async fn get_agent(
 /// The graphs that use an agent.
 #[utoipa::path(get, path = "/api/agents/{agent_id}/callers", tag = "agents", params(("agent_id" = String, Path, description = "An agent id", pattern = "^[A-Za-z0-9_][A-Za-z0-9_-]*$", max_length = 128)), security((), ("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = CallerList), (status = 404, body = Problem)))]
-#[tracing::instrument(skip_all, fields(agent_id = %agent_id), err)]
+#[tracing::instrument(skip_all, fields(agent_id = %agent_id), err(level = "info"))]
 async fn callers(
     State(state): State<AppState>,
     viewer: MaybeUser,
@@ -233,7 +233,7 @@ async fn callers(
 /// Check a proposed next version of an agent you own against its callers, without publishing.
 #[utoipa::path(post, path = "/api/agents/{agent_id}/check", tag = "agents", params(("agent_id" = String, Path, description = "An agent id", pattern = "^[A-Za-z0-9_][A-Za-z0-9_-]*$", max_length = 128)), request_body = CheckRequest,
     security(("bearer" = []), ("api_key" = [])), responses((status = 200, body = CheckResponse), (status = 404, body = Problem), (status = 422, body = Problem)))]
-#[tracing::instrument(skip_all, fields(agent_id = %agent_id), err)]
+#[tracing::instrument(skip_all, fields(agent_id = %agent_id), err(level = "info"))]
 async fn check(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -338,7 +338,7 @@ fn session_body(session: &Session) -> impl FnOnce(Option<String>) -> AuthRespons
     responses((status = 201, body = AuthResponse), (status = 409, description = "Email taken", body = Problem),
               (status = 422, body = Problem), (status = 429, body = Problem),
               (status = 503, description = "Too many passwords being hashed; retry", body = Problem)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 async fn signup(
     State(accounts): State<Accounts>,
     State(state): State<AppState>,
@@ -362,7 +362,7 @@ async fn signup(
 #[utoipa::path(post, path = "/api/auth/signin", tag = "auth", request_body = SigninRequest,
     responses((status = 200, body = AuthResponse), (status = 401, body = Problem), (status = 429, body = Problem),
               (status = 503, description = "Too many sign-ins being checked; retry", body = Problem)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 async fn signin(
     State(accounts): State<Accounts>,
     State(state): State<AppState>,
@@ -383,7 +383,7 @@ async fn signin(
 #[utoipa::path(post, path = "/api/auth/google", tag = "auth", request_body = GoogleRequest,
     responses((status = 200, body = AuthResponse), (status = 401, body = Problem), (status = 429, body = Problem),
               (status = 503, description = "Google sign-in is not configured on this server", body = Problem)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 async fn google(
     State(accounts): State<Accounts>,
     State(state): State<AppState>,
@@ -412,7 +412,7 @@ async fn google(
     responses((status = 200, body = RefreshResponse), (status = 401, body = Problem),
               (status = 403, description = "The refresh cookie was sent from another origin", body = Problem),
               (status = 422, body = Problem)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 async fn refresh(
     State(accounts): State<Accounts>,
     cookie: RefreshCookie,
@@ -440,7 +440,7 @@ async fn refresh(
     responses((status = 200, body = Success),
               (status = 403, description = "The refresh cookie was sent from another origin", body = Problem),
               (status = 422, body = Problem)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 async fn signout(
     State(accounts): State<Accounts>,
     cookie: RefreshCookie,
@@ -470,7 +470,7 @@ async fn signout(
 /// account.
 #[utoipa::path(post, path = "/api/auth/password-reset", tag = "auth", request_body = ResetRequest,
     responses((status = 202, body = Success), (status = 422, body = Problem), (status = 429, body = Problem)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 async fn request_reset(
     State(accounts): State<Accounts>,
     State(state): State<AppState>,
@@ -492,7 +492,7 @@ async fn request_reset(
 #[utoipa::path(post, path = "/api/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirm,
     responses((status = 200, body = Success), (status = 400, description = "The token is unknown, used or expired", body = Problem),
               (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 async fn confirm_reset(
     State(accounts): State<Accounts>,
     State(state): State<AppState>,

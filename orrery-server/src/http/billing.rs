@@ -221,7 +221,7 @@ pub struct WebhookReceipt {
     responses((status = 200, body = CheckoutResponse), (status = 401, body = Problem),
               (status = 409, description = "Already subscribed: change the plan instead", body = Problem),
               (status = 422, body = Problem), (status = 502, body = Problem), (status = 503, description = "Billing is not configured", body = Problem)))]
-#[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id()), err(level = "info"))]
 async fn create_checkout(
     State(billing): State<Billing>,
     user: CurrentUser,
@@ -242,7 +242,7 @@ async fn create_checkout(
     responses((status = 200, body = PortalResponse), (status = 401, body = Problem),
               (status = 409, description = "No billing account yet", body = Problem),
               (status = 422, body = Problem), (status = 502, body = Problem), (status = 503, body = Problem)))]
-#[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id()), err(level = "info"))]
 async fn portal(
     State(billing): State<Billing>,
     user: CurrentUser,
@@ -262,7 +262,7 @@ async fn portal(
 #[utoipa::path(get, path = "/api/billing/subscription", tag = "billing",
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = BillingState), (status = 401, body = Problem)))]
-#[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id()), err(level = "info"))]
 async fn subscription(
     State(billing): State<Billing>,
     user: CurrentUser,
@@ -277,7 +277,7 @@ async fn subscription(
     responses((status = 200, body = BillingState), (status = 401, body = Problem),
               (status = 409, description = "No active subscription, or already on that plan", body = Problem),
               (status = 422, body = Problem), (status = 502, body = Problem), (status = 503, body = Problem)))]
-#[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id()), err(level = "info"))]
 async fn change_plan(
     State(billing): State<Billing>,
     user: CurrentUser,
@@ -294,7 +294,7 @@ async fn change_plan(
     responses((status = 200, body = UpgradeResponse), (status = 401, body = Problem),
               (status = 409, description = "Already on that plan", body = Problem),
               (status = 422, body = Problem), (status = 502, body = Problem), (status = 503, body = Problem)))]
-#[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id()), err(level = "info"))]
 async fn upgrade(
     State(billing): State<Billing>,
     user: CurrentUser,
@@ -320,7 +320,7 @@ async fn upgrade(
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = InvoiceList), (status = 401, body = Problem),
               (status = 422, body = Problem), (status = 502, body = Problem), (status = 503, body = Problem)))]
-#[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id()), err(level = "info"))]
 async fn invoices(
     State(billing): State<Billing>,
     user: CurrentUser,
@@ -343,7 +343,7 @@ async fn invoices(
     responses((status = 200, body = BillingState), (status = 401, body = Problem),
               (status = 409, description = "No active subscription", body = Problem),
               (status = 502, body = Problem), (status = 503, body = Problem)))]
-#[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id()), err(level = "info"))]
 async fn cancel(
     State(billing): State<Billing>,
     user: CurrentUser,
@@ -358,7 +358,7 @@ async fn cancel(
     responses((status = 200, body = BillingState), (status = 401, body = Problem),
               (status = 409, description = "No active subscription", body = Problem),
               (status = 502, body = Problem), (status = 503, body = Problem)))]
-#[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id()), err(level = "info"))]
 async fn resume(
     State(billing): State<Billing>,
     user: CurrentUser,
@@ -375,7 +375,7 @@ async fn resume(
     responses((status = 200, body = WebhookReceipt),
               (status = 400, description = "Missing or bad signature, stale timestamp, or not a Stripe event", body = Problem),
               (status = 413, body = Problem), (status = 503, body = Problem)))]
-#[tracing::instrument(skip_all, fields(event_id, event_type), err)]
+#[tracing::instrument(skip_all, fields(event_id, event_type), err(level = "info"))]
 async fn webhook(
     State(billing): State<Billing>,
     headers: HeaderMap,

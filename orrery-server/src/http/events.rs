@@ -81,7 +81,7 @@ pub struct EventQuery {
 /// Your activity log.
 #[utoipa::path(get, path = "/api/events", tag = "events", params(EventQuery), security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = EventList), (status = 400, body = Problem)))]
-#[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id()), err(level = "info"))]
 async fn list_events(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -437,7 +437,7 @@ pub struct ThumbnailQuery {
 /// List your graphs (and others' public ones with `include_public`).
 #[utoipa::path(get, path = "/api/graphs", tag = "graphs", params(ListQuery), security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = GraphList), (status = 400, body = Problem), (status = 401, body = Problem)))]
-#[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id()), err(level = "info"))]
 async fn list_graphs(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -476,7 +476,7 @@ async fn list_graphs(
     responses((status = 201, body = GraphResponse), (status = 402, description = "Plan limit", body = Problem),
               (status = 409, description = "Name or agent id taken", body = Problem),
               (status = 422, description = "Invalid graph, with its diagnostics", body = Problem)))]
-#[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id()), err(level = "info"))]
 async fn create_graph(
     State(graphs): State<Graphs>,
     user: CurrentUser,
@@ -508,7 +508,7 @@ async fn create_graph(
 /// Validate a graph document without saving it (custom agents resolve as you may see them).
 #[utoipa::path(post, path = "/api/graphs/validate", tag = "graphs", request_body = ValidateRequest, security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = ValidateResponse), (status = 402, body = Problem), (status = 422, description = "The document does not parse", body = Problem)))]
-#[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id()), err(level = "info"))]
 async fn validate_graph(
     State(graphs): State<Graphs>,
     user: CurrentUser,
@@ -525,7 +525,7 @@ async fn validate_graph(
 /// Read a graph: yours, or a public one (no credentials needed for public graphs).
 #[utoipa::path(get, path = "/api/graphs/{id}", tag = "graphs", params(("id" = Uuid, Path)), security((), ("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = GraphResponse, headers(("ETag" = String, description = "The graph's revision, `\"r{revision}\"`: send it as `If-Match` to update only what you read"))), (status = 404, body = Problem)))]
-#[tracing::instrument(skip_all, fields(graph_id = %id), err)]
+#[tracing::instrument(skip_all, fields(graph_id = %id), err(level = "info"))]
 async fn get_graph(
     State(state): State<AppState>,
     viewer: MaybeUser,
@@ -564,7 +564,7 @@ async fn get_graph(
               (status = 409, description = "Stale version, name taken, or an interface change that breaks callers", body = Problem),
               (status = 412, description = "If-Match names neither the current revision nor the current version", body = Problem),
               (status = 422, body = Problem)))]
-#[tracing::instrument(skip_all, fields(user_id = %user.id(), graph_id = %id), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id(), graph_id = %id), err(level = "info"))]
 async fn update_graph(
     State(graphs): State<Graphs>,
     user: CurrentUser,
@@ -602,7 +602,7 @@ async fn update_graph(
 /// Delete a graph you own, with its versions.
 #[utoipa::path(delete, path = "/api/graphs/{id}", tag = "graphs", params(("id" = Uuid, Path)), security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = Success), (status = 404, body = Problem)))]
-#[tracing::instrument(skip_all, fields(user_id = %user.id(), graph_id = %id), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id(), graph_id = %id), err(level = "info"))]
 async fn delete_graph(
     State(graphs): State<Graphs>,
     user: CurrentUser,
@@ -620,7 +620,7 @@ async fn delete_graph(
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 201, body = GraphResponse), (status = 402, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
               (status = 422, description = "The source graph is not valid under your plan", body = Problem)))]
-#[tracing::instrument(skip_all, fields(user_id = %user.id(), graph_id = %id), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id(), graph_id = %id), err(level = "info"))]
 async fn clone_graph(
     State(graphs): State<Graphs>,
     user: CurrentUser,
@@ -643,7 +643,7 @@ async fn clone_graph(
 /// The versions of a graph, newest first.
 #[utoipa::path(get, path = "/api/graphs/{id}/versions", tag = "graphs", params(("id" = Uuid, Path), PageQuery),
     security((), ("bearer" = []), ("api_key" = [])), responses((status = 200, body = VersionList), (status = 404, body = Problem)))]
-#[tracing::instrument(skip_all, fields(graph_id = %id), err)]
+#[tracing::instrument(skip_all, fields(graph_id = %id), err(level = "info"))]
 async fn list_versions(
     State(state): State<AppState>,
     viewer: MaybeUser,
@@ -662,7 +662,7 @@ async fn list_versions(
 /// One version of a graph, with its document.
 #[utoipa::path(get, path = "/api/graphs/{id}/versions/{version}", tag = "graphs", params(("id" = Uuid, Path), ("version" = String, Path, description = "sha256:…", pattern = "^sha256:[0-9a-f]{64}$")),
     security((), ("bearer" = []), ("api_key" = [])), responses((status = 200, body = VersionResponse), (status = 400, body = Problem), (status = 404, body = Problem)))]
-#[tracing::instrument(skip_all, fields(graph_id = %id), err)]
+#[tracing::instrument(skip_all, fields(graph_id = %id), err(level = "info"))]
 async fn get_version(
     State(state): State<AppState>,
     viewer: MaybeUser,
@@ -683,7 +683,7 @@ async fn get_version(
 /// The structural diff between two versions of a graph, following changed agent versions.
 #[utoipa::path(get, path = "/api/graphs/{id}/diff", tag = "graphs", params(("id" = Uuid, Path), DiffQuery),
     security((), ("bearer" = []), ("api_key" = [])), responses((status = 200, body = DiffResponse), (status = 400, body = Problem), (status = 404, body = Problem)))]
-#[tracing::instrument(skip_all, fields(graph_id = %id), err)]
+#[tracing::instrument(skip_all, fields(graph_id = %id), err(level = "info"))]
 async fn diff_versions(
     State(state): State<AppState>,
     viewer: MaybeUser,
@@ -731,7 +731,7 @@ async fn diff_versions(
 #[utoipa::path(get, path = "/api/graphs/{id}/layout", tag = "graphs", params(("id" = Uuid, Path), LayoutQuery),
     security((), ("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = LayoutResponse, headers(("X-Cache" = String, description = "hit or miss"))), (status = 400, body = Problem), (status = 404, body = Problem)))]
-#[tracing::instrument(skip_all, fields(graph_id = %id), err)]
+#[tracing::instrument(skip_all, fields(graph_id = %id), err(level = "info"))]
 async fn graph_layout(
     State(state): State<AppState>,
     viewer: MaybeUser,
@@ -763,7 +763,7 @@ async fn graph_layout(
     security((), ("bearer" = []), ("api_key" = [])),
     responses((status = 200, content_type = "image/png", body = Vec<u8>), (status = 400, body = Problem), (status = 404, body = Problem),
               (status = 503, description = "No renderer on this server", body = Problem)))]
-#[tracing::instrument(skip_all, fields(graph_id = %id), err)]
+#[tracing::instrument(skip_all, fields(graph_id = %id), err(level = "info"))]
 async fn thumbnail(
     State(state): State<AppState>,
     viewer: MaybeUser,

@@ -95,7 +95,7 @@ pub struct CreateKey {
 /// Create an API key.
 #[utoipa::path(post, path = "/api/keys", tag = "keys", request_body = CreateKey, security(("bearer" = []), ("api_key" = [])),
     responses((status = 201, body = NewKeyResponse), (status = 402, body = Problem), (status = 422, body = Problem)))]
-#[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id()), err(level = "info"))]
 async fn create_key(
     State(keys): State<Keys>,
     user: CurrentUser,
@@ -115,7 +115,7 @@ async fn create_key(
 /// List your API keys (never their secrets).
 #[utoipa::path(get, path = "/api/keys", tag = "keys", security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = KeyList), (status = 401, body = Problem)))]
-#[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id()), err(level = "info"))]
 async fn list_keys(State(keys): State<Keys>, user: CurrentUser) -> Result<Json<KeyList>, ApiError> {
     let keys = keys.list(actor(&user)).await?;
     Ok(Json(KeyList {
@@ -127,7 +127,7 @@ async fn list_keys(State(keys): State<Keys>, user: CurrentUser) -> Result<Json<K
 /// Revoke an API key: it stops working at once, on every server instance.
 #[utoipa::path(delete, path = "/api/keys/{id}", tag = "keys", params(("id" = Uuid, Path)), security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = Success), (status = 404, body = Problem)))]
-#[tracing::instrument(skip_all, fields(user_id = %user.id(), key_id = %id), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id(), key_id = %id), err(level = "info"))]
 async fn revoke_key(
     State(keys): State<Keys>,
     user: CurrentUser,
@@ -143,7 +143,7 @@ async fn revoke_key(
 /// Replace an API key with a new secret; the old one stops working.
 #[utoipa::path(post, path = "/api/keys/{id}/rotate", tag = "keys", params(("id" = Uuid, Path)), security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = NewKeyResponse), (status = 404, body = Problem)))]
-#[tracing::instrument(skip_all, fields(user_id = %user.id(), key_id = %id), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id(), key_id = %id), err(level = "info"))]
 async fn rotate_key(
     State(keys): State<Keys>,
     user: CurrentUser,

@@ -90,7 +90,7 @@ pub struct UsageResponse {
 /// The current month's usage against your plan.
 #[utoipa::path(get, path = "/api/usage", tag = "usage", security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = UsageResponse), (status = 401, body = Problem)))]
-#[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id()), err(level = "info"))]
 async fn usage(
     State(usage): State<Usage>,
     user: CurrentUser,
@@ -192,7 +192,7 @@ pub struct HistoryResponse {
 /// Your API calls and graphs created over time, every period present.
 #[utoipa::path(get, path = "/api/usage/history", tag = "usage", params(HistoryQuery), security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = HistoryResponse), (status = 400, body = Problem), (status = 422, body = Problem)))]
-#[tracing::instrument(skip_all, fields(user_id = %user.id()), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user.id()), err(level = "info"))]
 async fn history(
     State(usage): State<Usage>,
     user: CurrentUser,

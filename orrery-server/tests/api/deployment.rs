@@ -237,3 +237,51 @@ async fn metrics_can_be_served_only_on_their_own_address(backend: Backend) {
         .unwrap();
     assert_eq!(other.status(), 404);
 }
+
+/// What a tracing subscriber writes, kept for the test to read.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// One thread, so that the subscriber set for this test sees the server's tasks too.
+#[tokio::test(flavor = "current_thread")]
+async fn client_errors_are_logged_below_error() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("info,sqlx=warn")
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+    let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
+    let user = app.signed_up_user().await;
+    let missing = format!("/api/graphs/{}", uuid::Uuid::new_v4());
+    app.get(&missing, &user.token)
+        .await
+        .problem(404, "not-found");
+    app.get("/api/graphs", "not-a-token")
+        .await
+        .problem(401, "unauthorized");
+    app.post("/api/graphs", &user.token, serde_json::json!({"name": 3}))
+        .await
+        .problem(422, "invalid-body");
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let errors: Vec<&str> = log.lines().filter(|l| l.contains(" ERROR ")).collect();
+    assert!(errors.is_empty(), "4xx logged as errors: {errors:#?}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains(" INFO ") && l.contains("error=graph not found")),
+        "a refused request is still logged: {log}"
+    );
+}

@@ -173,3 +173,83 @@ fn bad_configuration_is_refused_naming_the_setting() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Starts `orrery serve` in `dir` on a free port; returns the process and its address.
+fn start_server(dir: &std::path::Path) -> (std::process::Child, String) {
+    let mut child = orrery_in(dir)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("it prints where it listens")
+        .to_owned();
+    (child, address)
+}
+
+fn stop_server(mut child: std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
+}
+
+fn http_post_json(address: &str, path: &str, body: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+fn sign_up(address: &str, email: &str) {
+    let reply = http_post_json(
+        address,
+        "/api/auth/signup",
+        &format!(r#"{{"email":"{email}","password":"a good password","name":"Backup"}}"#),
+    );
+    assert!(reply.starts_with("HTTP/1.1 201"), "{reply}");
+}
+
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[cfg(unix)]
+#[test]
+fn the_data_directory_database_and_generated_secret_are_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, address) = start_server(dir.path());
+    sign_up(&address, "private@example.com");
+    let data = dir.path().join(".orrery");
+    assert_eq!(mode(&data), 0o700, "the data directory");
+    for file in ["orrery.db", "orrery.db-wal", "orrery.db-shm", "jwt-secret"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    stop_server(child);
+}
