@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
+pub mod backup;
 pub mod engine;
 pub mod render;
 pub mod serve;

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod commands;
 
+use commands::backup::BackupArgs;
 use commands::engine::{DiffArgs, DigestArgs, FlattenArgs, ValidateArgs};
 use commands::render::{LayoutArgs, RenderArgs};
 use commands::serve::{CreateUserArgs, ServeArgs};
@@ -51,7 +52,7 @@ enum Command {
     /// ORRERY_* environment variables (ORRERY_DATABASE_URL, ORRERY_REDIS_URL, …), then these
     /// options. Stops gracefully on SIGTERM or Ctrl-C.
     Serve(ServeArgs),
-    /// Administer the server's accounts.
+    /// Administer the server: accounts and backups.
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
@@ -76,6 +77,9 @@ enum AdminCommand {
     /// Create an account, typically the first admin. The password is read from stdin with
     /// --password-stdin, or generated and printed once.
     CreateUser(CreateUserArgs),
+    /// Copy the SQLite database to a new file while the server runs (a consistent snapshot,
+    /// `VACUUM INTO`). PostgreSQL is backed up with pg_dump instead.
+    Backup(BackupArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +92,9 @@ fn main() -> ExitCode {
         Command::Admin {
             command: AdminCommand::CreateUser(args),
         } => commands::serve::create_user(&args),
+        Command::Admin {
+            command: AdminCommand::Backup(args),
+        } => commands::backup::backup(&args),
         Command::Layout(args) => commands::render::layout(&args),
         Command::Render(args) => commands::render::render(&args),
     };

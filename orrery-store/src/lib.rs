@@ -196,6 +196,45 @@ impl Store {
         Ok(())
     }
 
+    /// Writes a consistent copy of the whole database to the new file `path` while the store
+    /// stays in use (`VACUUM INTO`: one read transaction, so writers carry on and the copy is a
+    /// snapshot, compacted). The file is created with mode 0600 and must not exist yet.
+    /// SQLite only: a PostgreSQL database is backed up with `pg_dump`.
+    #[tracing::instrument(skip_all, fields(path = %path.display()))]
+    pub async fn backup_to(&self, path: &std::path::Path) -> StoreResult<()> {
+        let Pool::Sqlite(pool) = &self.pool else {
+            return Err(StoreError::Invalid(
+                "backups of PostgreSQL are made with pg_dump (see the README), not by orrery"
+                    .to_owned(),
+            ));
+        };
+        let Some(target) = path.to_str() else {
+            return Err(StoreError::Invalid(format!(
+                "the backup path {} is not UTF-8",
+                path.display()
+            )));
+        };
+        // VACUUM INTO accepts an empty file: creating it first gives it its mode and refuses to
+        // overwrite an earlier backup.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode_private()
+            .open(path)
+            .map_err(|e| {
+                StoreError::Invalid(format!("cannot create the backup {}: {e}", path.display()))
+            })?;
+        let copied = sqlx::query("vacuum into ?")
+            .bind(target)
+            .execute(pool)
+            .await
+            .map_err(map_err);
+        if copied.is_err() {
+            let _ = std::fs::remove_file(path);
+        }
+        copied.map(|_| ())
+    }
+
     /// Closes every connection; calls after this fail.
     pub async fn close(&self) {
         db::with_db!(self, |db, pg| db.close().await)
@@ -324,6 +363,11 @@ const SQLITE_MIGRATIONS: &[Embedded] = &[
         "graph_revisions_and_packed_versions",
         include_str!("../migrations/sqlite/0003_graph_revisions_and_packed_versions.sql"),
     ),
+    (
+        4,
+        "user_theme_and_updated_at",
+        include_str!("../migrations/sqlite/0004_user_theme_and_updated_at.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[Embedded] = &[
     (
@@ -340,6 +384,11 @@ const POSTGRES_MIGRATIONS: &[Embedded] = &[
         3,
         "graph_revisions_and_packed_versions",
         include_str!("../migrations/postgres/0003_graph_revisions_and_packed_versions.sql"),
+    ),
+    (
+        4,
+        "user_theme_and_updated_at",
+        include_str!("../migrations/postgres/0004_user_theme_and_updated_at.sql"),
     ),
 ];
 
