@@ -127,6 +127,50 @@ pub struct User {
     pub created_at: OffsetDateTime,
     /// When the account last signed in or called the API.
     pub last_seen_at: Option<OffsetDateTime>,
+    /// The console's colours.
+    #[serde(default)]
+    pub theme: Theme,
+    /// When the account last changed (name, email, password, theme, plan, role, trial).
+    #[serde(default = "epoch")]
+    pub updated_at: OffsetDateTime,
+}
+
+fn epoch() -> OffsetDateTime {
+    OffsetDateTime::UNIX_EPOCH
+}
+
+/// The console's colours, saved on the account.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Theme {
+    /// Light.
+    Light,
+    /// Dark.
+    Dark,
+    /// Whatever the device prefers.
+    #[default]
+    System,
+}
+
+impl Theme {
+    /// The theme's name in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+            Theme::System => "system",
+        }
+    }
+
+    /// The theme of this name (`light`, `dark`, `system`).
+    pub fn parse(name: &str) -> Option<Theme> {
+        match name {
+            "light" => Some(Theme::Light),
+            "dark" => Some(Theme::Dark),
+            "system" => Some(Theme::System),
+            _ => None,
+        }
+    }
 }
 
 /// What creating an account needs.
@@ -165,6 +209,8 @@ pub struct UserPatch {
     pub trial_ends_at: Option<Option<OffsetDateTime>>,
     /// New payment provider customer id.
     pub billing_customer_id: Option<String>,
+    /// New theme.
+    pub theme: Option<Theme>,
 }
 
 /// Which users to list.

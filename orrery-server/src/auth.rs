@@ -409,6 +409,8 @@ mod tests {
             billing_customer_id: None,
             created_at: OffsetDateTime::UNIX_EPOCH,
             last_seen_at: None,
+            theme: Default::default(),
+            updated_at: time::OffsetDateTime::UNIX_EPOCH,
         }
     }
 

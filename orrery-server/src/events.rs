@@ -77,6 +77,9 @@ pub enum AuditEvent {
     /// The password was reset through a reset mail.
     #[serde(rename = "auth.password_reset")]
     PasswordReset {},
+    /// The account's owner changed its password (with the current one).
+    #[serde(rename = "auth.password_changed")]
+    PasswordChanged {},
     /// A graph was created.
     #[serde(rename = "graph.created")]
     GraphCreated {

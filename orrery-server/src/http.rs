@@ -15,6 +15,7 @@ pub mod forwarded;
 pub mod graphs;
 pub mod health;
 pub mod keys;
+pub mod me;
 pub mod usage;
 
 use std::sync::Arc;
@@ -143,6 +144,7 @@ impl std::ops::Deref for AppState {
 /// The routes of every resource, with the OpenAPI document they describe.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(docs::base())
+        .merge(me::router())
         .merge(auth::router())
         .merge(billing::router())
         .merge(keys::router())

@@ -17,7 +17,7 @@ use orrery_core::store::{
     EventFilter, Granularity, GraphFilter, GraphRecord, GraphStore, GraphSummary, GraphUpdate,
     GraphVersion, MonitoringEvent, MonitoringStore, NewEmail, NewGraph, NewUser, OutboxEmail, Page,
     Paged, RefreshUse, SessionStats, StoreError, StoreResult, SubscriptionRecord,
-    SubscriptionStore, TokenStore, UsageBucket, UsageRecord, UsageStore, User, UserFilter,
+    SubscriptionStore, Theme, TokenStore, UsageBucket, UsageRecord, UsageStore, User, UserFilter,
     UserPatch, UserStore, VersionSummary,
 };
 use orrery_core::{Digest, Graph};
@@ -297,6 +297,8 @@ impl UserStore for MemoryStore {
             billing_customer_id: None,
             created_at: now(),
             last_seen_at: None,
+            theme: Theme::System,
+            updated_at: now(),
         };
         s.users.insert(created.id, created.clone());
         Ok(created)
@@ -351,6 +353,12 @@ impl UserStore for MemoryStore {
             return Err(StoreError::Conflict("billing customer"));
         }
         let user = s.users.get_mut(&id).ok_or(StoreError::NotFound("user"))?;
+        if patch != UserPatch::default() {
+            user.updated_at = now();
+        }
+        if let Some(theme) = patch.theme {
+            user.theme = theme;
+        }
         if let Some(name) = patch.name {
             user.name = name;
         }

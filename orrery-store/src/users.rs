@@ -2,7 +2,7 @@
 
 use orrery_core::Plan;
 use orrery_core::store::{
-    NewUser, Paged, Role, StoreError, StoreResult, User, UserFilter, UserPatch, UserStore,
+    NewUser, Paged, Role, StoreError, StoreResult, Theme, User, UserFilter, UserPatch, UserStore,
 };
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -13,7 +13,7 @@ use crate::db::{DbResult, Ts, contains_pattern, corrupt, count, page_bounds, row
 use crate::limits::{self, MAX_EMAIL, MAX_TOKEN, MAX_USER_NAME};
 
 pub(crate) const USER_COLUMNS: &str = "id, email, name, password_hash, google_sub, role, plan, \
-    trial_ends_at, billing_customer_id, created_at, last_seen_at";
+    trial_ends_at, billing_customer_id, created_at, last_seen_at, theme, updated_at";
 
 row! {
     struct UserRow {
@@ -28,6 +28,8 @@ row! {
         billing_customer_id: Option<String>,
         created_at: Ts,
         last_seen_at: Option<Ts>,
+        theme: String,
+        updated_at: Ts,
     }
 }
 
@@ -47,6 +49,9 @@ impl TryFrom<UserRow> for User {
             billing_customer_id: row.billing_customer_id,
             created_at: row.created_at.into(),
             last_seen_at: row.last_seen_at.map(Into::into),
+            theme: Theme::parse(&row.theme)
+                .ok_or_else(|| StoreError::Invalid(format!("unknown theme {:?}", row.theme)))?,
+            updated_at: row.updated_at.into(),
         })
     }
 }
@@ -61,9 +66,9 @@ impl UserStore for Store {
         let id = Uuid::now_v7();
         let now = Ts::now();
         let sql = "insert into users (id, email, name, password_hash, google_sub, role, plan, \
-            trial_ends_at, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning \
-            id, email, name, password_hash, google_sub, role, plan, trial_ends_at, \
-            billing_customer_id, created_at, last_seen_at";
+            trial_ends_at, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+            $9) returning id, email, name, password_hash, google_sub, role, plan, trial_ends_at, \
+            billing_customer_id, created_at, last_seen_at, theme, updated_at";
         let row = with_db!(self, |db, pg| {
             sqlx::query_as::<_, UserRow>(sql)
                 .bind(id)
@@ -85,7 +90,7 @@ impl UserStore for Store {
     #[tracing::instrument(skip_all, fields(user_id = %id))]
     async fn user(&self, id: Uuid) -> StoreResult<User> {
         let sql = "select id, email, name, password_hash, google_sub, role, plan, trial_ends_at, \
-            billing_customer_id, created_at, last_seen_at from users where id = $1";
+            billing_customer_id, created_at, last_seen_at, theme, updated_at from users where id = $1";
         let row = with_db!(self, |db, pg| {
             sqlx::query_as::<_, UserRow>(sql)
                 .bind(id)
@@ -100,7 +105,7 @@ impl UserStore for Store {
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
         let email = email.trim().to_lowercase();
         let sql = "select id, email, name, password_hash, google_sub, role, plan, trial_ends_at, \
-            billing_customer_id, created_at, last_seen_at from users where email = $1";
+            billing_customer_id, created_at, last_seen_at, theme, updated_at from users where email = $1";
         let row = with_db!(self, |db, pg| {
             sqlx::query_as::<_, UserRow>(sql)
                 .bind(&email)
@@ -114,7 +119,7 @@ impl UserStore for Store {
     #[tracing::instrument(skip_all)]
     async fn user_by_google_sub(&self, sub: &str) -> StoreResult<Option<User>> {
         let sql = "select id, email, name, password_hash, google_sub, role, plan, trial_ends_at, \
-            billing_customer_id, created_at, last_seen_at from users where google_sub = $1";
+            billing_customer_id, created_at, last_seen_at, theme, updated_at from users where google_sub = $1";
         let row = with_db!(self, |db, pg| {
             sqlx::query_as::<_, UserRow>(sql)
                 .bind(sub)
@@ -161,6 +166,12 @@ impl UserStore for Store {
             if let Some(customer) = &patch.billing_customer_id {
                 set.push("billing_customer_id = ")
                     .push_bind_unseparated(customer);
+            }
+            if let Some(theme) = patch.theme {
+                set.push("theme = ").push_bind_unseparated(theme.as_str());
+            }
+            if patch != UserPatch::default() {
+                set.push("updated_at = ").push_bind_unseparated(Ts::now());
             }
             qb.push(" where id = ").push_bind(id);
             qb.push(" returning ").push(USER_COLUMNS);

@@ -13,7 +13,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use orrery_core::Plan;
-use orrery_core::store::{Role, User};
+use orrery_core::store::{Role, Theme, User};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -69,6 +69,15 @@ pub struct UserView {
     /// When the account was created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// When the account last changed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// How it signs in: `email` (a password), `google`, or `email+google` (both linked).
+    #[schema(example = "email")]
+    pub provider: String,
+    /// The console's colours: `light`, `dark` or `system`.
+    #[schema(value_type = crate::http::docs::AccountThemeName, example = "system")]
+    pub theme: Theme,
 }
 
 impl UserView {
@@ -83,6 +92,14 @@ impl UserView {
             effective_plan: effective_plan(user, OffsetDateTime::now_utc()),
             trial_ends_at: user.trial_ends_at,
             created_at: user.created_at,
+            updated_at: user.updated_at,
+            provider: match (user.password_hash.is_some(), user.google_sub.is_some()) {
+                (true, true) => "email+google",
+                (false, true) => "google",
+                _ => "email",
+            }
+            .to_owned(),
+            theme: user.theme,
         }
     }
 }
@@ -299,7 +316,7 @@ impl RefreshCookie {
     }
 
     /// The response with the refresh token as a cookie (and not in the body) when wanted.
-    fn respond<T: Serialize>(
+    pub(crate) fn respond<T: Serialize>(
         &self,
         status: StatusCode,
         token: &SecretString,
@@ -323,7 +340,7 @@ impl RefreshCookie {
     }
 }
 
-fn session_body(session: &Session) -> impl FnOnce(Option<String>) -> AuthResponse + '_ {
+pub(crate) fn session_body(session: &Session) -> impl FnOnce(Option<String>) -> AuthResponse + '_ {
     move |refresh_token| AuthResponse {
         user: UserView::of(&session.user),
         token: session.access_token.clone(),

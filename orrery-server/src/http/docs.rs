@@ -18,6 +18,7 @@ pub fn base() -> OpenApi {
         info(title = "Orrery API", description = "Design, validate, version and lay out AI-agent workflows. Errors are application/problem+json (RFC 9457)."),
         tags(
             (name = "auth", description = "Accounts and sessions"),
+            (name = "account", description = "The signed-in account manages itself"),
             (name = "keys", description = "API keys"),
             (name = "graphs", description = "Workflow graphs and their versions"),
             (name = "agents", description = "Custom agents and their callers"),
@@ -229,6 +230,18 @@ mod names {
 
     /// How usage history is bucketed.
     #[derive(Debug, ToSchema)]
+    /// The console's colours, saved on the account.
+    #[derive(Debug, ToSchema)]
+    #[schema(rename_all = "lowercase")]
+    pub enum AccountThemeName {
+        /// Light.
+        Light,
+        /// Dark.
+        Dark,
+        /// Whatever the device prefers (the default).
+        System,
+    }
+
     #[schema(rename_all = "lowercase")]
     pub enum GranularityName {
         /// One bucket per day (the default).
@@ -272,7 +285,9 @@ mod names {
     }
 }
 
-pub use names::{GranularityName, PaidPlanName, PlanName, RoleName, ThemeName};
+pub use names::{
+    AccountThemeName, GranularityName, PaidPlanName, PlanName, RoleName, ThemeName,
+};
 
 #[cfg(test)]
 mod tests {

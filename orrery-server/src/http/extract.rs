@@ -522,6 +522,8 @@ mod tests {
             billing_customer_id: None,
             created_at: OffsetDateTime::UNIX_EPOCH,
             last_seen_at: None,
+            theme: Default::default(),
+            updated_at: time::OffsetDateTime::UNIX_EPOCH,
         };
         let bytes = serde_json::to_vec(&user).unwrap();
         assert!(!String::from_utf8_lossy(&bytes).contains("argon2"));

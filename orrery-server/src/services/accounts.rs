@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use orrery_core::Plan;
-use orrery_core::store::{NewUser, RefreshUse, Role, StoreError, User, UserPatch};
+use orrery_core::store::{NewUser, RefreshUse, Role, StoreError, Theme, User, UserPatch};
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -616,6 +616,79 @@ impl Accounts {
         {
             return Ok(Some(user));
         }
+    /// Changes the account's own profile: its display name (the identity rules of sign-up)
+    /// and its console theme.
+    pub async fn update_profile(
+        &self,
+        id: Uuid,
+        name: Option<&str>,
+        theme: Option<Theme>,
+    ) -> Result<User, AccountError> {
+        let name = name
+            .map(identity::check_name)
+            .transpose()
+            .map_err(invalid("name"))?;
+        self.update(
+            id,
+            UserPatch {
+                name,
+                theme,
+                ..UserPatch::default()
+            },
+        )
+        .await
+    }
+
+    /// Changes the account's password: the current one must match (attempts count against
+    /// the same throttle as sign-in), the new one follows the sign-up rules. Every session
+    /// ends (refresh tokens revoked); the answer is a fresh session for the caller.
+    pub async fn change_password(
+        &self,
+        id: Uuid,
+        current: &SecretString,
+        new: &SecretString,
+    ) -> Result<Session, AccountError> {
+        identity::check_password(new.expose_secret()).map_err(invalid("new_password"))?;
+        let user = self.store.user(id).await?;
+        if user.password_hash.is_none() {
+            return Err(AccountError::Other(ApiError::Conflict(
+                "this account signs in with Google and has no password; choose one through                  /forgot-password"
+                    .into(),
+            )));
+        }
+        self.admit_signin(&user.email).await?;
+        if !self
+            .passwords
+            .verify(current, user.password_hash.as_deref())
+            .await?
+        {
+            return Err(AccountError::Other(ApiError::field(
+                "current_password",
+                "is not the account's password",
+            )));
+        }
+        self.shared.reset(&signin_key(&user.email)).await;
+        let password_hash = self.passwords.hash(new).await?;
+        let user = self
+            .update(
+                id,
+                UserPatch {
+                    password_hash: Some(password_hash),
+                    ..UserPatch::default()
+                },
+            )
+            .await?;
+        self.store.revoke_user_refresh_tokens(id).await?;
+        record(
+            &*self.store,
+            Some(id),
+            None,
+            AuditEvent::PasswordChanged {},
+        )
+        .await?;
+        self.session(user).await
+    }
+
         let user = match self.store.user(id).await {
             Ok(user) => user,
             Err(StoreError::NotFound(_)) => return Ok(None),

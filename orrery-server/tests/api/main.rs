@@ -19,6 +19,7 @@ mod isolation;
 mod keys;
 mod limits;
 mod mail;
+mod me;
 mod multi_instance;
 mod smtp_sink;
 mod stripe_emulator;

@@ -24,7 +24,7 @@ export interface SessionState {
 }
 
 export interface RequestOptions {
-  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Sent as JSON. */
   body?: unknown;
   /** Added to the path as a query string; `undefined`, `null` and `''` are left out. */
@@ -139,6 +139,23 @@ export class ApiClient {
     }
     this.env.channel?.postMessage('signed-out');
     this.end();
+  }
+
+  /**
+   * Changes the password with the current one. Every session ends on the server; this one goes
+   * on with the tokens (and refresh cookie) the answer carries.
+   */
+  async changePassword(current_password: string, new_password: string): Promise<User> {
+    const response = await this.send(
+      '/api/me/password',
+      { method: 'POST', body: { current_password, new_password }, headers: REFRESH_HEADER },
+      this.token,
+    );
+    if (!response.ok) throw await ApiProblem.from(response);
+    const session = (await response.json()) as AuthResponse;
+    this.accept(session);
+    this.set({ status: 'signed-in', user: session.user });
+    return session.user;
   }
 
   /** Replaces the account shown (after a change that returns it). */

@@ -18,6 +18,12 @@ export function endpoints(c: ApiClient) {
           auth: false,
         }),
     },
+    me: {
+      get: () => c.request<{ user: T.User }>('/api/me'),
+      update: (body: { name?: string; theme?: 'light' | 'dark' | 'system' }) =>
+        c.request<{ user: T.User }>('/api/me', { method: 'PATCH', body }),
+      exportData: () => c.fetchResponse('/api/me/export'),
+    },
     graphs: {
       list: (q: Page & { search?: string }) => c.request<T.GraphList>('/api/graphs', { query: q }),
       get: (id: string) => c.request<{ graph: T.Graph }>(`/api/graphs/${enc(id)}`),

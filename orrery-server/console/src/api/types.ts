@@ -12,6 +12,10 @@ export interface User {
   effective_plan: Plan;
   trial_ends_at: string | null;
   created_at: string;
+  updated_at?: string;
+  /** How the account signs in: `email`, `google` or `email+google`. */
+  provider?: string;
+  theme?: 'light' | 'dark' | 'system';
 }
 
 /** Sign-up, sign-in and Google sign-in. With `X-Refresh-Cookie: 1` the refresh token is a cookie. */

@@ -3,6 +3,7 @@
 import { useSyncExternalStore } from 'react';
 import { ApiClient, type SessionState } from '../api/client';
 import { endpoints } from '../api/endpoints';
+import { setThemePreference } from './theme';
 
 export const client = new ApiClient({
   fetch: (input, init) => window.fetch(input, init),
@@ -13,6 +14,17 @@ export const client = new ApiClient({
 });
 
 export const api = endpoints(client);
+
+// The theme is saved on the account: a session (here or in another browser) brings it along,
+// and this browser keeps it for the first paint of the next visit.
+let lastTheme: string | undefined;
+client.subscribe(() => {
+  const theme = client.getState().user?.theme;
+  if (theme && theme !== lastTheme) {
+    lastTheme = theme;
+    setThemePreference(theme);
+  }
+});
 
 /** The session, re-rendering on change. */
 export function useSession(): SessionState {

@@ -1,5 +1,5 @@
-// The theme preference: light, dark or the system's, kept in localStorage (the account setting
-// comes with the account self-service API). public/theme.js applies it before the first paint;
+// The theme preference: light, dark or the system's, saved on the account (PATCH /api/me) and
+// kept in localStorage for the next visit's first paint (public/theme.js applies it then);
 // this module changes it and follows the system's choice while the preference is `system`.
 
 import { useSyncExternalStore } from 'react';
