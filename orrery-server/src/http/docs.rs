@@ -285,9 +285,7 @@ mod names {
     }
 }
 
-pub use names::{
-    AccountThemeName, GranularityName, PaidPlanName, PlanName, RoleName, ThemeName,
-};
+pub use names::{AccountThemeName, GranularityName, PaidPlanName, PlanName, RoleName, ThemeName};
 
 #[cfg(test)]
 mod tests {

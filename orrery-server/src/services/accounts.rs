@@ -679,13 +679,7 @@ impl Accounts {
             )
             .await?;
         self.store.revoke_user_refresh_tokens(id).await?;
-        record(
-            &*self.store,
-            Some(id),
-            None,
-            AuditEvent::PasswordChanged {},
-        )
-        .await?;
+        record(&*self.store, Some(id), None, AuditEvent::PasswordChanged {}).await?;
         self.session(user).await
     }
 
