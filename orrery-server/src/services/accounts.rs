@@ -600,22 +600,6 @@ impl Accounts {
         Ok(())
     }
 
-    /// Changes an account and drops its cached copy (after the write, so no reader caches
-    /// the old one again).
-    pub async fn update(&self, id: Uuid, patch: UserPatch) -> Result<User, AccountError> {
-        let user = self.store.update_user(id, patch).await?;
-        self.forget(id).await;
-        Ok(user)
-    }
-
-    /// An account, through the cache (which never holds credentials); `None` when it is gone.
-    pub async fn cached(&self, id: Uuid) -> Result<Option<User>, ApiError> {
-        let key = user_cache_key(id);
-        if let Some(bytes) = self.shared.get(&key).await
-            && let Ok(user) = serde_json::from_slice::<User>(&bytes)
-        {
-            return Ok(Some(user));
-        }
     /// Changes the account's own profile: its display name (the identity rules of sign-up)
     /// and its console theme.
     pub async fn update_profile(
@@ -683,6 +667,22 @@ impl Accounts {
         self.session(user).await
     }
 
+    /// Changes an account and drops its cached copy (after the write, so no reader caches
+    /// the old one again).
+    pub async fn update(&self, id: Uuid, patch: UserPatch) -> Result<User, AccountError> {
+        let user = self.store.update_user(id, patch).await?;
+        self.forget(id).await;
+        Ok(user)
+    }
+
+    /// An account, through the cache (which never holds credentials); `None` when it is gone.
+    pub async fn cached(&self, id: Uuid) -> Result<Option<User>, ApiError> {
+        let key = user_cache_key(id);
+        if let Some(bytes) = self.shared.get(&key).await
+            && let Ok(user) = serde_json::from_slice::<User>(&bytes)
+        {
+            return Ok(Some(user));
+        }
         let user = match self.store.user(id).await {
             Ok(user) => user,
             Err(StoreError::NotFound(_)) => return Ok(None),
