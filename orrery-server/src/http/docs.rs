@@ -228,8 +228,6 @@ mod names {
         Light,
     }
 
-    /// How usage history is bucketed.
-    #[derive(Debug, ToSchema)]
     /// The console's colours, saved on the account.
     #[derive(Debug, ToSchema)]
     #[schema(rename_all = "lowercase")]
@@ -242,6 +240,8 @@ mod names {
         System,
     }
 
+    /// How usage history is bucketed.
+    #[derive(Debug, ToSchema)]
     #[schema(rename_all = "lowercase")]
     pub enum GranularityName {
         /// One bucket per day (the default).
