@@ -4,6 +4,7 @@
 #   dir=$(mktemp -d)
 #   url=$(postgres_start "$dir") || echo "no postgres"   # postgres://postgres@127.0.0.1:PORT/postgres
 #   ...
+#   tls_url=$(postgres_tls "$dir")                        # TLS on too; prints postgres://…localhost…
 #   postgres_stop "$dir"
 #
 # The cluster runs as the `postgres` user (initdb refuses root), listens on a free loopback
@@ -61,7 +62,41 @@ postgres_start() {
   postgres_as "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
     start >/dev/null || { cat "$dir/postgres.log" >&2; return 1; }
+  echo "$port" >"$dir/port"
   echo "postgres://postgres@127.0.0.1:$port/postgres"
+}
+
+# postgres_tls DIR: turns TLS on in the cluster postgres_start made in DIR, with a throwaway CA
+# (DIR/tls/ca.crt) and a server certificate for localhost and 127.0.0.1 signed by it, plus an
+# unrelated CA (DIR/tls/wrong-ca.crt) for tests that must fail verification. Plain connections
+# keep working. Prints the cluster's URL with host localhost (for verify-full); the caller adds
+# sslmode and sslrootcert.
+postgres_tls() {
+  local dir=$1 bin port tls=$1/tls
+  bin=$(postgres_bindir) || return 1
+  port=$(cat "$dir/port" 2>/dev/null) || return 1
+  mkdir -p "$tls"
+  (
+    cd "$tls" || exit 1
+    # Elliptic-curve keys: a few milliseconds each, where RSA takes a noticeable fraction of a
+    # second on a slow machine.
+    openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days 2 \
+      -subj "/CN=orrery test CA" -keyout ca.key -out ca.crt &&
+    openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days 2 \
+      -subj "/CN=orrery wrong CA" -keyout wrong-ca.key -out wrong-ca.crt &&
+    openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+      -subj "/CN=localhost" -keyout server.key -out server.csr &&
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >server.ext &&
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+      -extfile server.ext -out server.crt
+  ) >"$dir/tls.log" 2>&1 || { cat "$dir/tls.log" >&2; return 1; }
+  cp "$tls/server.crt" "$tls/server.key" "$dir/data/"
+  chmod 600 "$dir/data/server.key"
+  [[ $(id -u) == 0 ]] && chown postgres: "$dir/data/server.crt" "$dir/data/server.key" && chmod 755 "$tls"
+  # ssl takes effect on reload; server.crt and server.key are its defaults' names.
+  echo "ssl = on" >>"$dir/data/postgresql.conf"
+  postgres_as "$bin/pg_ctl" -D "$dir/data" reload >/dev/null || return 1
+  echo "postgres://postgres@localhost:$port/postgres"
 }
 
 # postgres_stop DIR: stops the cluster in DIR/data and removes DIR.

@@ -285,3 +285,82 @@ async fn client_errors_are_logged_below_error() {
         "a refused request is still logged: {log}"
     );
 }
+
+/// `ORRERY_TEST_POSTGRES_TLS_URL` with a fresh database of its own, and the two CA files, when
+/// the test command started PostgreSQL with TLS on.
+async fn tls_database() -> Option<(String, String, String)> {
+    let Ok(tls_url) = std::env::var("ORRERY_TEST_POSTGRES_TLS_URL") else {
+        eprintln!(
+            "SKIPPED: PostgreSQL with TLS (set ORRERY_TEST_POSTGRES_TLS_URL and its CAs, or run scripts/test-all)"
+        );
+        return None;
+    };
+    let ca = std::env::var("ORRERY_TEST_POSTGRES_TLS_CA").expect("ORRERY_TEST_POSTGRES_TLS_CA");
+    let wrong_ca = std::env::var("ORRERY_TEST_POSTGRES_TLS_WRONG_CA")
+        .expect("ORRERY_TEST_POSTGRES_TLS_WRONG_CA");
+    // A database of its own, made over the plain URL; the same server answers both.
+    let dir = tempfile::tempdir().unwrap();
+    let plain = crate::helpers::database_url(Backend::Postgres, dir.path()).await;
+    let name = plain.rsplit_once('/').unwrap().1.to_owned();
+    let base = tls_url.rsplit_once('/').unwrap().0.to_owned();
+    Some((format!("{base}/{name}"), ca, wrong_ca))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_runs_on_postgresql_over_verified_tls() {
+    use sqlx::Connection as _;
+    let Some((url, ca, _)) = tls_database().await else {
+        return;
+    };
+    let verified = format!("{url}?sslmode=verify-full&sslrootcert={ca}");
+    // The connection is encrypted, as the server itself says.
+    let mut connection = sqlx::PgConnection::connect(&verified).await.unwrap();
+    let ssl: bool = sqlx::query_scalar("select ssl from pg_stat_ssl where pid = pg_backend_pid()")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    assert!(ssl, "the connection uses TLS");
+    connection.close().await.unwrap();
+    let app = crate::helpers::spawn_instance(&verified, |_| {}).await;
+    let user = app.signed_up_user().await;
+    app.create_graph(&user, "over tls", crate::helpers::small_graph())
+        .await
+        .ok(201);
+    assert_eq!(
+        app.call(Method::GET, "/readyz", None, None).await.ok(200)["database"],
+        true
+    );
+    // require encrypts without checking the certificate, as libpq does without a root cert.
+    let required = format!("{url}?sslmode=require");
+    sqlx::PgConnection::connect(&required)
+        .await
+        .unwrap()
+        .close()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgresql_certificate_from_another_ca_is_refused_clearly() {
+    let Some((url, _, wrong_ca)) = tls_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = crate::helpers::test_settings(
+        dir.path(),
+        &format!("{url}?sslmode=verify-full&sslrootcert={wrong_ca}"),
+    );
+    settings.database_max_connections = 1;
+    let error = orrery_server::startup::Application::build(settings)
+        .await
+        .expect_err("an unverifiable server is refused");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("cannot open the database") && message.contains("postgres://"),
+        "{message}"
+    );
+    assert!(
+        message.to_lowercase().contains("certificate"),
+        "the cause names the certificate: {message}"
+    );
+}
