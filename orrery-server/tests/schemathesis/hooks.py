@@ -13,6 +13,7 @@ Each refusal allowed is named below by operation, status, problem type and field
 - an admin's account change that changes nothing, or a trial end `time` cannot read;
 - mail templates that do not parse, use an undeclared variable or declare a bad name;
 - billing return URLs on an origin this server does not allow;
+- an account's own change that changes nothing, or a current password that is not the account's;
 - a password-reset token or Stripe signature that a fuzzer cannot forge.
 """
 
@@ -50,6 +51,12 @@ EXCUSES = {
     },
     ("POST", "/api/billing/create-checkout"): RETURN_URL,
     ("POST", "/api/billing/portal"): RETURN_URL,
+    ("POST", "/api/billing/upgrade"): RETURN_URL,
+    ("PATCH", "/api/me"): {(400, "/problems/bad-request", None), (422, "/problems/invalid-field", "name")},
+    ("POST", "/api/me/password"): {
+        (422, "/problems/invalid-field", "current_password"),
+        (422, "/problems/invalid-field", "new_password"),
+    },
     ("POST", "/api/auth/password-reset/confirm"): {(400, "/problems/invalid-token", None)},
     ("POST", "/api/billing/webhook"): {(400, "/problems/bad-request", None)},
 }
