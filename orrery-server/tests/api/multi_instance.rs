@@ -1,6 +1,10 @@
 //! Two server instances on one PostgreSQL and one Redis share rate limits, caches and key
-//! revocations. Needs ORRERY_TEST_REDIS_URL and ORRERY_TEST_POSTGRES_URL (the test command
-//! starts both); outside CI it is skipped without them.
+//! revocations; a Redis outage neither fails nor holds up requests. Needs
+//! ORRERY_TEST_REDIS_URL and ORRERY_TEST_POSTGRES_URL (the test command starts both); outside
+//! CI it is skipped without them. The outage test runs a `redis-server` of its own (the one the
+//! test command installs), to stop and start again.
+
+use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use secrecy::SecretString;
@@ -93,4 +97,115 @@ async fn two_instances_share_limits_caches_and_revocations() {
 
 fn rand_seed() -> u64 {
     uuid::Uuid::new_v4().as_u128() as u64 >> 12
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_neither_fails_nor_stalls_requests_and_redis_is_used_again_after() {
+    if redis_url().is_none() {
+        return;
+    }
+    let mut redis = OwnRedis::start();
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.redis_url = SecretString::from(redis.url());
+        s.limits_scale = 100;
+    })
+    .await;
+    let user = app.signed_up_user().await;
+    app.get("/api/auth/me", &user.token).await.ok(200);
+
+    redis.stop();
+    // Each request checks a rate limit, a quota and the account cache in Redis. The crate's
+    // reconnection backoff held each for seconds (up to 6.3 s); now each waits 200 ms at most,
+    // and none after the first while the breaker is open. 1 s leaves room for a loaded machine.
+    let mut slowest = Duration::ZERO;
+    for _ in 0..8 {
+        let started = Instant::now();
+        app.get("/api/auth/me", &user.token).await.ok(200);
+        slowest = slowest.max(started.elapsed());
+    }
+    assert!(
+        slowest < Duration::from_secs(1),
+        "a request took {slowest:?} while Redis was down"
+    );
+    app.post(
+        "/api/keys",
+        &user.token,
+        json!({"name": "during the outage"}),
+    )
+    .await
+    .ok(201);
+
+    // Back (empty, on the same port): the counters of new requests appear in it again.
+    redis.start_again();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let started = Instant::now();
+        app.get("/api/auth/me", &user.token).await.ok(200);
+        assert!(started.elapsed() < Duration::from_secs(1));
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg("orrery:*")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if !keys.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Redis is not used again 10 s after it came back"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// A `redis-server` of one test's own, without persistence, on a fixed loopback port.
+struct OwnRedis {
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    fn start() -> OwnRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut redis = OwnRedis { port, child: None };
+        redis.start_again();
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn start_again(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs (scripts/lib/redis.sh installs it)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
