@@ -32,7 +32,6 @@ use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -204,9 +203,9 @@ pub fn app(state: AppState) -> Router {
                 .layer(CatchPanicLayer::custom(|_| {
                     ApiError::internal(anyhow::anyhow!("a handler panicked")).into_response()
                 }))
-                .layer(TimeoutLayer::with_status_code(
-                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                    Duration::from_secs(settings.request_timeout_secs),
+                .layer(axum::middleware::from_fn_with_state(
+                    settings.request_timeout_secs,
+                    time_limit,
                 ))
                 .layer(cors)
                 .layer(CompressionLayer::new())
@@ -241,6 +240,14 @@ async fn client_ip(State(state): State<AppState>, mut req: Request, next: Next) 
     let client = ClientIp::resolve(&state.settings, peer, req.headers());
     req.extensions_mut().insert(client);
     next.run(req).await
+}
+
+/// Answers a request that takes longer than `secs` with a 503 problem (and drops its handler).
+async fn time_limit(State(secs): State<u64>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(Duration::from_secs(secs), next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::TimedOut(secs).into_response(),
+    }
 }
 
 /// Per request: the anonymous rate limit, metrics, and the usage record of authenticated calls.

@@ -54,7 +54,8 @@ pub fn base() -> OpenApi {
 /// - each operation lists the statuses its middleware and extractors can give: 400 for a
 ///   malformed path or query and 422 for a query value out of range when it takes parameters;
 ///   401, 402 (the plan's monthly call quota) and 429 when it takes credentials; 403 on admin
-///   routes; 400/413/415/422 when it takes a body; 503 everywhere (the request timeout);
+///   routes; 400/413/415/422 when it takes a body; 503 everywhere (the request timeout, a database
+///   restart);
 /// - every free-text string refuses NUL (`\u0000`, `%00`), as the body, path and query
 ///   extractors do (`extract.rs`): PostgreSQL cannot store it.
 pub fn finish(doc: &mut OpenApi) {
@@ -134,7 +135,8 @@ pub fn finish(doc: &mut OpenApi) {
             add(
                 op,
                 "503",
-                "The request took too long, or the server is overloaded",
+                "The request took too long, the server is overloaded, or its database is \
+                 away for a moment (then with Retry-After)",
             );
         }
     }

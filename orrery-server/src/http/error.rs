@@ -107,6 +107,15 @@ pub enum ApiError {
     /// A part of the service is not configured or not reachable.
     #[error("{0}")]
     Unavailable(String),
+    /// The database could not be reached for a moment (no free connection in time, the
+    /// connection lost or refused, the server restarting): worth retrying shortly. The cause is
+    /// for the log.
+    #[error("the database is unavailable for a moment; retry in {STORAGE_RETRY_AFTER} s")]
+    StorageUnavailable(#[source] anyhow::Error),
+    /// The request took longer than the server allows (`request_timeout_secs`); what it had
+    /// done by then may have been kept.
+    #[error("the request took longer than {0} s")]
+    TimedOut(u64),
     /// A service this one depends on (the payment provider) refused or failed; the cause is
     /// for the log.
     #[error("the payment provider could not complete the request; try again later")]
@@ -115,6 +124,10 @@ pub enum ApiError {
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
+
+/// The seconds a client is told to wait after a [`ApiError::StorageUnavailable`]: a database
+/// restart takes about that long.
+pub const STORAGE_RETRY_AFTER: u64 = 2;
 
 /// An RFC 9457 problem document.
 #[derive(Debug, Serialize, ToSchema)]
@@ -166,9 +179,10 @@ impl ApiError {
             ApiError::PlanLimit(_) => StatusCode::PAYMENT_REQUIRED,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) | ApiError::Overloaded { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::Unavailable(_)
+            | ApiError::Overloaded { .. }
+            | ApiError::StorageUnavailable(_)
+            | ApiError::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -201,7 +215,10 @@ impl ApiError {
             ApiError::BreakingChange { .. } => ("breaking-change", "Breaking interface change"),
             ApiError::PlanLimit(_) => ("plan-limit", "Plan limit reached"),
             ApiError::RateLimited { .. } => ("rate-limited", "Too many requests"),
-            ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
+            ApiError::Unavailable(_) | ApiError::StorageUnavailable(_) => {
+                ("unavailable", "Service unavailable")
+            }
+            ApiError::TimedOut(_) => ("timeout", "Request timed out"),
             ApiError::Overloaded { .. } => ("overloaded", "Server busy"),
             ApiError::BadGateway(_) => ("bad-gateway", "Upstream service failed"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
@@ -215,7 +232,11 @@ impl ApiError {
         let detail = if status.is_server_error()
             && !matches!(
                 self,
-                ApiError::Unavailable(_) | ApiError::BadGateway(_) | ApiError::Overloaded { .. }
+                ApiError::Unavailable(_)
+                    | ApiError::BadGateway(_)
+                    | ApiError::Overloaded { .. }
+                    | ApiError::StorageUnavailable(_)
+                    | ApiError::TimedOut(_)
             ) {
             "the server failed to handle this request; it has been logged".to_owned()
         } else {
@@ -253,6 +274,9 @@ impl ApiError {
             ApiError::RateLimited { retry_after } | ApiError::Overloaded { retry_after } => {
                 extensions.insert("retry_after".into(), json!(retry_after));
             }
+            ApiError::StorageUnavailable(_) => {
+                extensions.insert("retry_after".into(), json!(STORAGE_RETRY_AFTER));
+            }
             _ => {}
         }
         Problem {
@@ -267,29 +291,37 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.status();
+        // Services wrap store errors in their own; whatever the path, a database that is away
+        // for a moment is a 503 to retry, not a 500.
+        let this = match self {
+            ApiError::Internal(e) if e.chain().any(is_transient) => ApiError::StorageUnavailable(e),
+            other => other,
+        };
+        let status = this.status();
         if status.is_server_error() {
-            tracing::error!(error.cause_chain = ?self, error.message = %self, "request failed");
+            tracing::error!(error.cause_chain = ?this, error.message = %this, "request failed");
         }
-        let problem = self.to_problem();
+        let problem = this.to_problem();
         let mut response = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             Json(problem),
         )
             .into_response();
-        match &self {
+        let retry_after = match &this {
             ApiError::RateLimited { retry_after } | ApiError::Overloaded { retry_after } => {
-                if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
-                    response.headers_mut().insert(header::RETRY_AFTER, v);
-                }
+                Some(*retry_after)
             }
-            ApiError::Unauthorized(_) => {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            _ => {}
+            ApiError::StorageUnavailable(_) => Some(STORAGE_RETRY_AFTER),
+            _ => None,
+        };
+        if let Some(v) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        if let ApiError::Unauthorized(_) = &this {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -308,6 +340,7 @@ impl From<StoreError> for ApiError {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
                 detail: message,
             },
+            other if is_transient(&other) => ApiError::StorageUnavailable(other.into()),
             other => ApiError::Internal(other.into()),
         }
     }
@@ -342,5 +375,132 @@ impl From<PathRejection> for ApiError {
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> ApiError {
         ApiError::BadRequest(format!("invalid query: {}", rejection.body_text()))
+    }
+}
+
+/// Whether `error` itself says the database is away for a moment rather than refusing the
+/// query: no connection became free in time, the connection was lost, refused or reset, or the
+/// server is shutting down or starting (SQLSTATE class 08, and 57P01–57P03). [`ApiError`]
+/// looks for one along an error's chain of causes.
+pub fn is_transient(error: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(error) = error.downcast_ref::<StoreError>() {
+        return match error {
+            StoreError::Backend(cause) => is_transient(cause.as_ref()),
+            _ => false,
+        };
+    }
+    if let Some(error) = error.downcast_ref::<sqlx::Error>() {
+        return match error {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+            }),
+            _ => false,
+        };
+    }
+    if let Some(error) = error.downcast_ref::<std::io::Error>() {
+        use std::io::ErrorKind as K;
+        return matches!(
+            error.kind(),
+            K::ConnectionRefused
+                | K::ConnectionReset
+                | K::ConnectionAborted
+                | K::BrokenPipe
+                | K::NotConnected
+                | K::UnexpectedEof
+                | K::TimedOut
+        );
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+        StoreError::Backend(Box::new(e))
+    }
+
+    /// The status, `Retry-After` and problem `type` a store error is answered with, whether
+    /// it reaches the response directly or wrapped (as services wrap it, in `anyhow`).
+    fn answer(e: StoreError) -> (u16, Option<String>) {
+        let direct = ApiError::from(e).into_response();
+        let status = direct.status().as_u16();
+        let retry = direct
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(
+            direct.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        (status, retry)
+    }
+
+    #[test]
+    fn a_database_away_for_a_moment_is_a_503_with_retry_after() {
+        let io = || std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        for e in [
+            backend(sqlx::Error::PoolTimedOut),
+            backend(sqlx::Error::PoolClosed),
+            backend(sqlx::Error::Io(io())),
+        ] {
+            assert_eq!(answer(e).0, 503);
+        }
+        let (status, retry) = answer(backend(sqlx::Error::PoolTimedOut));
+        assert_eq!((status, retry.as_deref()), (503, Some("2")));
+        // Wrapped as services do: the cause is found along the chain.
+        let wrapped = ApiError::internal(
+            anyhow::Error::new(backend(sqlx::Error::Io(io()))).context("signing in failed"),
+        );
+        let problem = wrapped.into_response();
+        assert_eq!(problem.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(problem.headers()[header::RETRY_AFTER], "2");
+    }
+
+    #[test]
+    fn other_store_failures_stay_500s() {
+        assert_eq!(answer(backend(sqlx::Error::RowNotFound)).0, 500);
+        assert_eq!(
+            answer(StoreError::Backend("stored graph is malformed".into())).0,
+            500
+        );
+        let wrapped = ApiError::internal(anyhow::anyhow!("a handler panicked"));
+        assert_eq!(
+            wrapped.into_response().status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+
+    #[test]
+    fn a_storage_outage_and_a_timeout_are_problems_with_a_detail() {
+        let problem = ApiError::StorageUnavailable(anyhow::anyhow!("pool timed out")).to_problem();
+        assert_eq!(
+            (problem.type_.as_str(), problem.status),
+            ("/problems/unavailable", 503)
+        );
+        assert_eq!(
+            problem.detail,
+            "the database is unavailable for a moment; retry in 2 s"
+        );
+        assert_eq!(problem.extensions["retry_after"], 2);
+        let problem = ApiError::TimedOut(30).to_problem();
+        assert_eq!(
+            (
+                problem.type_.as_str(),
+                problem.status,
+                problem.detail.as_str()
+            ),
+            (
+                "/problems/timeout",
+                503,
+                "the request took longer than 30 s"
+            )
+        );
     }
 }

@@ -21,6 +21,7 @@ both!(
     parallel_refreshes_of_one_token_have_one_winner,
     lookalike_and_invisible_identities_are_refused_or_normalised,
     a_wrong_method_is_a_405_problem,
+    a_request_past_the_time_limit_is_a_503_problem,
     access_tokens_are_not_valid_before_their_nbf,
     admins_are_not_held_to_the_free_plans_limits,
     refresh_tokens_can_live_in_an_http_only_cookie,
@@ -409,6 +410,26 @@ async fn a_wrong_method_is_a_405_problem(backend: Backend) {
         .call(Method::PUT, "/api/keys", Some(&user.token), None)
         .await;
     reply.problem(405, "method-not-allowed");
+}
+
+async fn a_request_past_the_time_limit_is_a_503_problem(backend: Backend) {
+    // A password hash that takes seconds (64 passes over 64 MiB) against a 1 s limit.
+    let app = spawn_app_with(backend, |s| {
+        s.request_timeout_secs = 1;
+        s.argon2_memory_kib = 65_536;
+        s.argon2_iterations = 64;
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let reply = app
+        .post(
+            "/api/auth/signup",
+            "",
+            json!({"email": "slow@example.com", "password": "correct horse battery", "name": "Slow"}),
+        )
+        .await;
+    reply.problem(503, "timeout");
+    assert!(started.elapsed() < Duration::from_secs(3));
 }
 
 async fn access_tokens_are_not_valid_before_their_nbf(backend: Backend) {
