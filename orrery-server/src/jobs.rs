@@ -1,8 +1,12 @@
 //! Work that runs in-process on a timer, safe with several server instances on one database:
 //!
-//! - the **outbox sender** leases due mails (a lease is one instance's for a minute; no other
-//!   instance gets the mail meanwhile), renders each with its template, delivers it, and marks
-//!   it sent — or reschedules it with [`email_backoff`] and gives up after `mail_max_attempts`;
+//! - the **outbox sender** leases due mails (a lease is one instance's for two minutes; no
+//!   other instance gets the mail meanwhile), renders each with its template, delivers it, and
+//!   marks it sent — or reschedules it with [`email_backoff`] and gives up after
+//!   `mail_max_attempts`. A mark that fails after the SMTP server took the mail is retried for
+//!   up to [`MARK_SENT_PATIENCE`] (a database restart), within the lease: given up, the mail
+//!   would be sent again when the lease ran out. Each mail's `Message-ID` comes from its outbox
+//!   row, so a duplicate that gets through anyway is one receivers can recognise;
 //! - the **trial job** queues the reminder three days before a trial ends and the notice once it
 //!   has ended. Their outbox dedupe keys (`trial_ending:<user>:<end>`) make a job that runs on
 //!   two instances, or twice, queue one mail.
@@ -11,10 +15,14 @@ use std::time::Duration;
 
 use orrery_core::Plan;
 use orrery_core::plan::TrialRules;
-use orrery_core::store::{OutboxEmail, Page, UserFilter, email_backoff};
+use orrery_core::store::{
+    EmailOutbox, OutboxEmail, Page, StoreError, StoreResult, UserFilter, email_backoff,
+};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use uuid::Uuid;
 
 use crate::http::AppState;
 use crate::mail::{OutgoingMail, mail_date, render};
@@ -23,6 +31,15 @@ use crate::mail::{OutgoingMail, mail_date, render};
 const BATCH: u32 = 20;
 /// How long a lease lasts: longer than sending a batch takes.
 const LEASE: time::Duration = time::Duration::minutes(2);
+/// How long the sender keeps trying to record that a mail the SMTP server accepted was sent:
+/// longer than a database restart, well within [`LEASE`].
+pub const MARK_SENT_PATIENCE: Duration = Duration::from_secs(30);
+/// The first pause between those tries; it doubles up to [`MARK_SENT_MAX_PAUSE`].
+const MARK_SENT_FIRST_PAUSE: Duration = Duration::from_millis(100);
+const MARK_SENT_MAX_PAUSE: Duration = Duration::from_secs(2);
+/// Time left in a lease that recording a mail's outcome leaves alone, so that no other
+/// instance takes the mail while this one still might record it.
+const LEASE_MARGIN: Duration = Duration::from_secs(15);
 /// How far back the trial job looks for ended trials whose notice is not sent yet.
 const EXPIRED_LOOKBACK: time::Duration = time::Duration::days(30);
 
@@ -82,26 +99,32 @@ async fn outbox_sender(state: AppState, mut stopped: watch::Receiver<bool>) {
 #[tracing::instrument(skip_all, fields(instance = %state.instance, leased))]
 pub async fn send_due_mail(state: &AppState) -> anyhow::Result<usize> {
     let owner = state.instance.as_str();
+    let leased_at = Instant::now();
     let mails = state
         .store
         .lease_emails(owner, OffsetDateTime::now_utc(), LEASE, BATCH)
         .await?;
     tracing::Span::current().record("leased", mails.len());
+    // The lease ends LEASE after it was taken: past this, another instance may have the mail.
+    let lease_safe_until = leased_at + Duration::try_from(LEASE).unwrap_or_default() - LEASE_MARGIN;
     for mail in &mails {
-        send_one(state, owner, mail).await;
+        send_one(state, owner, mail, lease_safe_until).await;
     }
     Ok(mails.len())
 }
 
 #[tracing::instrument(skip_all, fields(mail_id = %mail.id, template = %mail.template, attempt = mail.attempts))]
-async fn send_one(state: &AppState, owner: &str, mail: &OutboxEmail) {
+async fn send_one(state: &AppState, owner: &str, mail: &OutboxEmail, lease_safe_until: Instant) {
     let outcome = match state.store.template(&mail.template).await {
         Ok(template) => match render(&template, &mail.to, &mail.variables) {
-            Ok(rendered) => state
-                .mailer
-                .send(&rendered)
-                .await
-                .map_err(|e| error_chain(&e)),
+            Ok(mut rendered) => {
+                rendered.id = Some(mail.id);
+                state
+                    .mailer
+                    .send(&rendered)
+                    .await
+                    .map_err(|e| error_chain(&e))
+            }
             Err(e) => Err(error_chain(&e)),
         },
         Err(e) => Err(error_chain(&e)),
@@ -110,7 +133,12 @@ async fn send_one(state: &AppState, owner: &str, mail: &OutboxEmail) {
     let result = match outcome {
         Ok(()) => {
             tracing::info!(transport = state.mailer.kind(), "mail sent");
-            state.store.mark_email_sent(mail.id, owner, now).await
+            let retry = Patience {
+                until: lease_safe_until.min(Instant::now() + MARK_SENT_PATIENCE),
+                first_pause: MARK_SENT_FIRST_PAUSE,
+                max_pause: MARK_SENT_MAX_PAUSE,
+            };
+            record_sent(&*state.store, mail.id, owner, now, &retry).await
         }
         Err(error) if mail.attempts >= state.settings.mail_max_attempts => {
             tracing::error!(%error, "giving up on a mail");
@@ -126,8 +154,44 @@ async fn send_one(state: &AppState, owner: &str, mail: &OutboxEmail) {
         }
     };
     if let Err(e) = result {
-        // The lease ran out and another instance has the mail now: it is theirs to finish.
+        // The lease ran out and another instance has the mail now (it is theirs to finish), or
+        // the database is still away: then the mail is sent again once the lease runs out.
         tracing::warn!(error = %e, "recording the outcome of a mail failed");
+    }
+}
+
+/// How long, and how often, to retry.
+#[derive(Debug)]
+struct Patience {
+    until: Instant,
+    first_pause: Duration,
+    max_pause: Duration,
+}
+
+/// Marks the mail `id` sent at `at`, retrying failures with a doubling pause until
+/// `retry.until`; a lost lease (`NotFound`) is final at once.
+async fn record_sent<S>(
+    outbox: &S,
+    id: Uuid,
+    owner: &str,
+    at: OffsetDateTime,
+    retry: &Patience,
+) -> StoreResult<()>
+where
+    S: EmailOutbox + ?Sized,
+{
+    let mut pause = retry.first_pause;
+    loop {
+        match outbox.mark_email_sent(id, owner, at).await {
+            Ok(()) => return Ok(()),
+            Err(e @ StoreError::NotFound(_)) => return Err(e),
+            Err(e) if Instant::now() + pause > retry.until => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?pause, "recording a sent mail failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(retry.max_pause);
+            }
+        }
     }
 }
 
@@ -257,7 +321,151 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use orrery_core::store::{EmailStatus, NewEmail, Paged};
+    use orrery_store::MemoryStore;
+
     use super::*;
+
+    /// The memory outbox, with `mark_email_sent` failing its first `failures` calls as a
+    /// database that has gone away does.
+    struct FlakyOutbox {
+        inner: MemoryStore,
+        failures: u32,
+        marks: AtomicU32,
+    }
+
+    #[async_trait::async_trait]
+    impl EmailOutbox for FlakyOutbox {
+        async fn enqueue_email(
+            &self,
+            email: NewEmail,
+            now: OffsetDateTime,
+        ) -> StoreResult<Option<Uuid>> {
+            self.inner.enqueue_email(email, now).await
+        }
+        async fn lease_emails(
+            &self,
+            owner: &str,
+            now: OffsetDateTime,
+            lease_for: time::Duration,
+            limit: u32,
+        ) -> StoreResult<Vec<OutboxEmail>> {
+            self.inner.lease_emails(owner, now, lease_for, limit).await
+        }
+        async fn mark_email_sent(
+            &self,
+            id: Uuid,
+            owner: &str,
+            at: OffsetDateTime,
+        ) -> StoreResult<()> {
+            if self.marks.fetch_add(1, Ordering::SeqCst) < self.failures {
+                return Err(StoreError::Backend("connection closed".into()));
+            }
+            self.inner.mark_email_sent(id, owner, at).await
+        }
+        async fn reschedule_email(
+            &self,
+            id: Uuid,
+            owner: &str,
+            error: &str,
+            retry_at: OffsetDateTime,
+        ) -> StoreResult<()> {
+            self.inner
+                .reschedule_email(id, owner, error, retry_at)
+                .await
+        }
+        async fn fail_email(&self, id: Uuid, owner: &str, error: &str) -> StoreResult<()> {
+            self.inner.fail_email(id, owner, error).await
+        }
+        async fn list_emails(
+            &self,
+            status: Option<EmailStatus>,
+            page: Page,
+        ) -> StoreResult<Paged<OutboxEmail>> {
+            self.inner.list_emails(status, page).await
+        }
+    }
+
+    /// An outbox with one mail, leased by `me`; its id.
+    async fn leased_mail(failures: u32) -> (FlakyOutbox, Uuid) {
+        let outbox = FlakyOutbox {
+            inner: MemoryStore::default(),
+            failures,
+            marks: AtomicU32::new(0),
+        };
+        let now = OffsetDateTime::now_utc();
+        let mail = NewEmail {
+            user_id: None,
+            to: "ada@example.com".into(),
+            template: "welcome".into(),
+            variables: serde_json::json!({}),
+            dedupe_key: None,
+        };
+        let id = outbox.enqueue_email(mail, now).await.unwrap().unwrap();
+        let leased = outbox.lease_emails("me", now, LEASE, 10).await.unwrap();
+        assert_eq!(leased.len(), 1);
+        (outbox, id)
+    }
+
+    fn patience(for_ms: u64) -> Patience {
+        Patience {
+            until: Instant::now() + Duration::from_millis(for_ms),
+            first_pause: Duration::from_millis(5),
+            max_pause: Duration::from_millis(20),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sent_mail_is_marked_sent_once_the_database_is_back() {
+        let (outbox, id) = leased_mail(4).await;
+        let now = OffsetDateTime::now_utc();
+        record_sent(&outbox, id, "me", now, &patience(5_000))
+            .await
+            .unwrap();
+        assert_eq!(outbox.marks.load(Ordering::SeqCst), 5);
+        let sent = outbox
+            .list_emails(Some(EmailStatus::Sent), Page::default())
+            .await
+            .unwrap();
+        assert_eq!(sent.items.len(), 1);
+        // Marked, it is never leased (and sent) again.
+        let later = now + LEASE + time::Duration::minutes(1);
+        assert!(
+            outbox
+                .lease_emails("other", later, LEASE, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn recording_a_sent_mail_gives_up_when_its_time_is_up() {
+        let (outbox, id) = leased_mail(u32::MAX).await;
+        let started = Instant::now();
+        let outcome =
+            record_sent(&outbox, id, "me", OffsetDateTime::now_utc(), &patience(100)).await;
+        assert!(matches!(outcome, Err(StoreError::Backend(_))));
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(outbox.marks.load(Ordering::SeqCst) > 1);
+    }
+
+    #[tokio::test]
+    async fn a_lost_lease_is_not_retried() {
+        let (outbox, id) = leased_mail(0).await;
+        let outcome = record_sent(
+            &outbox,
+            id,
+            "someone else",
+            OffsetDateTime::now_utc(),
+            &patience(5_000),
+        )
+        .await;
+        assert!(matches!(outcome, Err(StoreError::NotFound(_))));
+        assert_eq!(outbox.marks.load(Ordering::SeqCst), 1);
+    }
 
     #[test]
     fn backoff_scales_the_standard_one() {

@@ -14,7 +14,7 @@ use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
-use orrery_core::store::{EmailOutbox, EmailTemplate, NewEmail};
+use orrery_core::store::{EmailOutbox, EmailTemplate, NewEmail, StoreError};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -32,6 +32,9 @@ pub struct Mail {
     pub text: String,
     /// HTML body.
     pub html: String,
+    /// The outbox row it was sent from, when it was: its `Message-ID` is `<id@sender's
+    /// domain>`, the same on every attempt, so that receivers can drop a mail sent twice.
+    pub id: Option<uuid::Uuid>,
 }
 
 /// Why a mail could not be rendered or sent.
@@ -118,6 +121,10 @@ impl Mailer for SmtpMailer {
             .from(self.from.clone())
             .to(to)
             .subject(mail.subject.clone())
+            .message_id(
+                mail.id
+                    .map(|id| format!("<{id}@{}>", self.from.email.domain())),
+            )
             .raw_header(HeaderValue::new(
                 HeaderName::new_from_ascii_str(TEMPLATE_HEADER),
                 mail.template.clone(),
@@ -281,6 +288,7 @@ pub fn render(template: &EmailTemplate, to: &str, variables: &Value) -> Result<M
         subject: subject.lines().map(str::trim).collect::<Vec<_>>().join(" "),
         text,
         html,
+        id: None,
     })
 }
 
@@ -422,7 +430,8 @@ impl Outbox {
 
     /// Queues `mail` to `to` (and the account `user_id`), once per `dedupe_key` when given,
     /// and wakes the sender. A failure is logged, never returned: the change that caused the
-    /// mail has happened, and a lost notification must not undo it.
+    /// mail has happened, and a lost notification must not undo it. Where the mail is the
+    /// point of the request (a password reset), [`Outbox::queue`] says whether it is queued.
     pub async fn send(
         &self,
         user_id: uuid::Uuid,
@@ -430,6 +439,20 @@ impl Outbox {
         mail: OutgoingMail,
         dedupe_key: Option<String>,
     ) {
+        // `queue` has logged the failure.
+        let _ = self.queue(user_id, to, mail, dedupe_key).await;
+    }
+
+    /// Like [`Outbox::send`], but returns the failure: `Ok(Some(id))` when the mail is queued
+    /// (written to the outbox, so it survives this process), `Ok(None)` when one is queued
+    /// under `dedupe_key` already.
+    pub async fn queue(
+        &self,
+        user_id: uuid::Uuid,
+        to: &str,
+        mail: OutgoingMail,
+        dedupe_key: Option<String>,
+    ) -> Result<Option<uuid::Uuid>, StoreError> {
         let (template, variables) = mail.into_parts();
         let email = NewEmail {
             user_id: Some(user_id),
@@ -438,11 +461,11 @@ impl Outbox {
             variables,
             dedupe_key,
         };
-        match self
+        let queued = self
             .store
             .enqueue_email(email, OffsetDateTime::now_utc())
-            .await
-        {
+            .await;
+        match &queued {
             Ok(Some(id)) => {
                 tracing::debug!(%id, %template, "mail queued");
                 self.wakeup.notify_one();
@@ -450,6 +473,7 @@ impl Outbox {
             Ok(None) => tracing::debug!(%template, "mail already queued under its key"),
             Err(e) => tracing::error!(error = %e, %template, "queueing a mail failed"),
         }
+        queued
     }
 }
 

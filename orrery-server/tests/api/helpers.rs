@@ -73,6 +73,13 @@ impl MailSink {
                     subject: m.subject,
                     text: m.text,
                     html: m.html,
+                    // `<outbox id@domain>`.
+                    id: m
+                        .message_id
+                        .trim_start_matches('<')
+                        .split('@')
+                        .next()
+                        .and_then(|id| id.parse().ok()),
                 })
                 .collect(),
             MailSink::Memory(memory) => memory.sent().into_iter().filter(|m| m.to == to).collect(),

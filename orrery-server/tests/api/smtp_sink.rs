@@ -65,6 +65,8 @@ pub struct Received {
     pub subject: String,
     /// The `X-Orrery-Template` header.
     pub template: String,
+    /// The `Message-ID` header.
+    pub message_id: String,
     /// The top-level `Content-Type`.
     pub content_type: String,
     /// The decoded `text/plain` part.
@@ -229,6 +231,7 @@ fn read_message(path: &Path) -> Option<Received> {
         to: header("to"),
         subject: decode_words(&header("subject")),
         template: header("x-orrery-template"),
+        message_id: header("message-id"),
         content_type,
         text,
         html,
