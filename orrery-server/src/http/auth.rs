@@ -486,7 +486,9 @@ async fn signout(
 /// Ask for a password-reset mail. The answer is the same whether or not the email has an
 /// account.
 #[utoipa::path(post, path = "/api/auth/password-reset", tag = "auth", request_body = ResetRequest,
-    responses((status = 202, body = Success), (status = 422, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 202, description = "The mail is queued when the email has an account", body = Success),
+              (status = 422, body = Problem), (status = 429, body = Problem),
+              (status = 503, description = "The mail could not be queued; try again", body = Problem)))]
 #[tracing::instrument(skip_all, err(level = "info"))]
 async fn request_reset(
     State(accounts): State<Accounts>,
@@ -495,7 +497,7 @@ async fn request_reset(
     Json(body): Json<ResetRequest>,
 ) -> Result<(StatusCode, Json<Success>), ApiError> {
     limit_auth_attempts(&state, ip).await?;
-    accounts.request_reset(&body.email);
+    accounts.request_reset(&body.email).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Success {

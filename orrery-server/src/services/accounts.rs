@@ -158,6 +158,14 @@ const SIGNIN_MEMORY: Duration = Duration::from_secs(15 * 60);
 const REFRESH_CLAIM: Duration = Duration::from_secs(30);
 /// How long an account is cached; every change drops it at once.
 const CACHE_TTL: Duration = Duration::from_secs(30);
+/// The least time a password-reset request takes. For a known email the request looks the
+/// account up, writes the token, the outbox row and the audit event; for an unknown one it only
+/// looks. Padding both to this floor, well above the writes' usual tens of milliseconds, keeps
+/// the timing from telling which emails have accounts; queueing before answering (rather than
+/// in a task after it, which made the timing equal before) is what makes a 202 mean the mail
+/// will be sent. A database so slow that the writes pass the floor leaks the difference, but
+/// is then visible on every route anyway.
+pub const RESET_ANSWER_FLOOR: Duration = Duration::from_millis(500);
 
 /// The accounts service. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -516,18 +524,22 @@ impl Accounts {
         Ok(())
     }
 
-    /// Queues a reset link for `email` when it has an account; says nothing either way, and
-    /// does the lookup after returning so that its timing says nothing either.
-    pub fn request_reset(&self, email: &str) {
-        let Ok(email) = identity::normalize_email(email) else {
-            return;
+    /// Queues a reset link for `email` when it has an account, and returns once the mail is in
+    /// the outbox (so that a request answered 202 cannot lose its mail); an error when it
+    /// could not be queued. Says nothing about whether the email has an account, and its
+    /// timing says nothing either: it returns no sooner than [`RESET_ANSWER_FLOOR`] after it
+    /// was called, for known and unknown emails alike.
+    pub async fn request_reset(&self, email: &str) -> Result<(), AccountError> {
+        let started = tokio::time::Instant::now();
+        let queued = match identity::normalize_email(email) {
+            Ok(email) => self.send_reset(&email).await,
+            Err(_) => Ok(()),
         };
-        let accounts = self.clone();
-        tokio::spawn(async move {
-            if let Err(e) = accounts.send_reset(&email).await {
-                tracing::error!(error = %e, "sending a password reset failed");
-            }
-        });
+        tokio::time::sleep_until(started + RESET_ANSWER_FLOOR).await;
+        if let Err(e) = &queued {
+            tracing::error!(error = %e, "queueing a password reset failed");
+        }
+        queued
     }
 
     async fn send_reset(&self, email: &str) -> Result<(), AccountError> {
@@ -541,7 +553,7 @@ impl Accounts {
             .create_reset_token(user.id, &secret_hash(&token), expires)
             .await?;
         self.outbox
-            .send(
+            .queue(
                 user.id,
                 &user.email,
                 OutgoingMail::PasswordReset {
@@ -551,14 +563,18 @@ impl Accounts {
                 },
                 None,
             )
-            .await;
-        record(
+            .await?;
+        // The mail is queued: a lost audit event must not make the caller ask again.
+        if let Err(e) = record(
             &*self.store,
             Some(user.id),
             None,
             AuditEvent::PasswordResetRequested {},
         )
-        .await?;
+        .await
+        {
+            tracing::error!(error = %e, "recording a password reset request failed");
+        }
         Ok(())
     }
 

@@ -1,10 +1,15 @@
 //! Sign-up, sign-in, tokens, refresh rotation, sign-out and password reset.
 
+use std::time::{Duration, Instant};
+
+use orrery_core::store::{EmailOutbox, Page};
+use orrery_server::services::accounts::RESET_ANSWER_FLOOR;
 use reqwest::Method;
 use serde_json::json;
+use sqlx::Connection as _;
 
 use crate::both;
-use crate::helpers::{Backend, spawn_app};
+use crate::helpers::{Backend, spawn_app, spawn_app_with};
 
 both!(
     signing_up_returns_a_session_and_a_pro_trial,
@@ -14,6 +19,8 @@ both!(
     refresh_tokens_rotate_and_a_reused_one_revokes_its_family,
     signing_out_ends_the_session,
     password_reset_answers_alike_and_tokens_work_once,
+    a_password_reset_is_queued_before_its_202_and_unknown_emails_take_as_long,
+    a_password_reset_that_cannot_be_queued_is_an_error_and_not_a_202,
 );
 
 async fn signing_up_returns_a_session_and_a_pro_trial(backend: Backend) {
@@ -325,4 +332,95 @@ async fn password_reset_answers_alike_and_tokens_work_once(backend: Backend) {
         )
         .await;
     refresh.problem(401, "unauthorized");
+}
+
+async fn a_password_reset_is_queued_before_its_202_and_unknown_emails_take_as_long(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let user = app.signed_up_user().await;
+    let store = app.store().await;
+    for email in [user.email.as_str(), "nobody@example.com"] {
+        let started = Instant::now();
+        app.call(
+            Method::POST,
+            "/api/auth/password-reset",
+            None,
+            Some(json!({ "email": email })),
+        )
+        .await
+        .ok(202);
+        // Known or not, no sooner than the floor: the timing tells nothing.
+        assert!(started.elapsed() >= RESET_ANSWER_FLOOR, "{email}");
+    }
+    // Queued when the 202 came (not in a task after it), and only for the known email.
+    let queued = store.list_emails(None, Page::default()).await.unwrap();
+    let resets: Vec<_> = queued
+        .items
+        .iter()
+        .filter(|m| m.template == "password_reset")
+        .map(|m| m.to.as_str())
+        .collect();
+    assert_eq!(resets, [user.email.as_str()]);
+}
+
+async fn a_password_reset_that_cannot_be_queued_is_an_error_and_not_a_202(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.request_timeout_secs = 10).await;
+    let user = app.signed_up_user().await;
+    // The outbox refuses rows, as a database going away between the answer and a detached
+    // queueing did in the fault campaign (a 202 whose mail was never queued). On PostgreSQL
+    // the refusal says the server is shutting down (57P01): a moment's outage, a 503.
+    match backend {
+        Backend::Sqlite => {
+            let mut db = sqlx::SqliteConnection::connect(&app.database_url)
+                .await
+                .unwrap();
+            sqlx::raw_sql(
+                "create trigger refuse_mail before insert on email_outbox \
+                 begin select raise(abort, 'refused'); end",
+            )
+            .execute(&mut db)
+            .await
+            .unwrap();
+        }
+        Backend::Postgres => {
+            let mut db = sqlx::PgConnection::connect(&app.database_url)
+                .await
+                .unwrap();
+            sqlx::raw_sql(
+                "create function refuse_mail() returns trigger language plpgsql as $$ \
+                 begin raise exception 'terminating connection due to administrator command' \
+                 using errcode = 'admin_shutdown'; end $$; \
+                 create trigger refuse_mail before insert on email_outbox \
+                 for each row execute function refuse_mail()",
+            )
+            .execute(&mut db)
+            .await
+            .unwrap();
+        }
+    }
+    let reply = app
+        .call(
+            Method::POST,
+            "/api/auth/password-reset",
+            None,
+            Some(json!({"email": user.email})),
+        )
+        .await;
+    match backend {
+        Backend::Sqlite => {
+            reply.problem(500, "internal");
+        }
+        Backend::Postgres => {
+            reply.problem(503, "unavailable");
+            assert_eq!(reply.headers["retry-after"], "2");
+        }
+    }
+    // Give the mail every chance to show up: it must not, nor be queued.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        app.mail_templates(&user.email)
+            .iter()
+            .all(|t| t != "password_reset")
+    );
 }
