@@ -186,6 +186,9 @@ pub struct CurrentUser {
     pub plan: Plan,
     /// The API key used, if any.
     pub api_key_id: Option<Uuid>,
+    /// API calls left this month under the plan's quota (this call counted); `None` when the
+    /// quota is unlimited (or does not apply, as for admins).
+    pub calls_remaining: Option<u64>,
 }
 
 impl CurrentUser {
@@ -267,6 +270,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             )
             .await
             .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+        let mut calls_remaining = None;
         if let Some(allowed) = limits
             .api_calls_per_month
             .filter(|_| !admin)
@@ -293,6 +297,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             if used > allowed {
                 return Err(ApiError::PlanLimit(quota_exceeded(plan, allowed, used)));
             }
+            calls_remaining = Some(allowed - used);
         }
         if let Some(slot) = parts.extensions.get::<CallerSlot>() {
             slot.set(crate::http::extract::Caller {
@@ -304,6 +309,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             user,
             plan,
             api_key_id,
+            calls_remaining,
         })
     }
 }

@@ -141,15 +141,25 @@ pub struct GraphView {
 pub struct GraphResponse {
     /// The graph.
     pub graph: GraphView,
+    /// On reads by a signed-in caller: what is left of the caller's monthly quota.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage_remaining: Option<CallsRemaining>,
     /// Always true.
     pub success: bool,
+}
+
+/// What is left of the caller's monthly API calls.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallsRemaining {
+    /// API calls left this month (this one counted); `null` is unlimited.
+    pub api_calls: Option<u64>,
 }
 
 /// A page of graphs.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GraphList {
-    /// This page.
-    pub graphs: Vec<GraphSummaryView>,
+    /// This page (with `graph_data` when `include=graph_data` was asked).
+    pub graphs: Vec<ListedGraph>,
     /// Graphs in all pages.
     pub total: u64,
     /// This page's number.
@@ -171,6 +181,31 @@ pub struct ListQuery {
     pub search: Option<String>,
     /// Also list other accounts' public graphs (default false).
     pub include_public: Option<bool>,
+    /// `graph_data`: each graph comes with its current document, as the design's list
+    /// returns whole graphs (pages of at most 100 then cost one read per graph).
+    #[param(inline, value_type = Option<GraphListInclude>)]
+    pub include: Option<String>,
+}
+
+/// What `include` can add to a graph list.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // Only its schema is used.
+pub enum GraphListInclude {
+    /// Each graph's current document.
+    GraphData,
+}
+
+/// A graph in a list: its summary, and its document when asked for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListedGraph {
+    /// Everything but the document.
+    #[serde(flatten)]
+    pub summary: GraphSummaryView,
+    /// The current document (with `include=graph_data`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub graph_data: Option<Box<RawValue>>,
 }
 
 /// Reads a page request, refusing nonsense.
@@ -454,6 +489,11 @@ async fn list_graphs(
     {
         return Err(ApiError::field("search", "must be at most 200 characters"));
     }
+    let with_data = match q.include.as_deref() {
+        None | Some("") => false,
+        Some("graph_data") => true,
+        Some(_) => return Err(ApiError::field("include", "must be graph_data")),
+    };
     let found = state
         .store
         .list_graphs(&GraphFilter {
@@ -464,8 +504,21 @@ async fn list_graphs(
             ..GraphFilter::default()
         })
         .await?;
+    let mut graphs = Vec::with_capacity(found.items.len());
+    for summary in found.items {
+        let graph_data = if with_data {
+            let record = state.store.graph(summary.id, Some(user.id())).await?;
+            Some(view_with(record, None)?.graph_data)
+        } else {
+            None
+        };
+        graphs.push(ListedGraph {
+            summary: summary.into(),
+            graph_data,
+        });
+    }
     Ok(Json(GraphList {
-        graphs: found.items.into_iter().map(Into::into).collect(),
+        graphs,
         total: found.total,
         page: page.page,
     }))
@@ -499,6 +552,7 @@ async fn create_graph(
         StatusCode::CREATED,
         etag(saved.record.revision),
         Json(GraphResponse {
+            usage_remaining: None,
             graph: view_with(saved.record, saved.warnings.as_deref())?,
             success: true,
         }),
@@ -534,10 +588,14 @@ async fn get_graph(
     let record = state.store.graph(id, viewer.id()).await?;
     // Reads are the hot path: no validation here (POST /api/graphs/validate gives warnings).
     let graph = view_with(record, None)?;
+    let usage_remaining = viewer.0.as_ref().map(|user| CallsRemaining {
+        api_calls: user.calls_remaining,
+    });
     Ok((
         etag(graph.summary.revision),
         Json(GraphResponse {
             graph,
+            usage_remaining,
             success: true,
         }),
     ))
@@ -593,6 +651,7 @@ async fn update_graph(
     Ok((
         etag(saved.record.revision),
         Json(GraphResponse {
+            usage_remaining: None,
             graph: view_with(saved.record, saved.warnings.as_deref())?,
             success: true,
         }),
@@ -634,6 +693,7 @@ async fn clone_graph(
         StatusCode::CREATED,
         etag(saved.record.revision),
         Json(GraphResponse {
+            usage_remaining: None,
             graph: view_with(saved.record, saved.warnings.as_deref())?,
             success: true,
         }),

@@ -19,6 +19,7 @@ both!(
     public_graphs_are_readable_by_everyone_and_writable_by_their_owner,
     if_match_with_the_etag_covers_name_description_and_visibility,
     parallel_renames_with_one_etag_have_one_winner,
+    graph_reads_carry_the_quota_left_and_lists_can_carry_documents,
 );
 
 async fn a_graph_is_created_read_and_listed(backend: Backend) {
@@ -471,4 +472,44 @@ async fn parallel_renames_with_one_etag_have_one_winner(backend: Backend) {
     assert_eq!((won, failed), (1, 49), "{statuses:?}");
     let read = app.get(&format!("/api/graphs/{id}"), &user.token).await;
     assert_eq!(read.ok(200)["graph"]["revision"], 2);
+}
+
+async fn graph_reads_carry_the_quota_left_and_lists_can_carry_documents(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let user = app.signed_up_user().await;
+    let created = app.create_graph(&user, "Mine", small_graph()).await;
+    let id = created.ok(201)["graph"]["id"].as_str().unwrap().to_owned();
+    assert!(
+        created.body.get("usage_remaining").is_none(),
+        "writes do not carry it"
+    );
+    let path = format!("/api/graphs/{id}");
+    let first = app.get(&path, &user.token).await.ok(200)["usage_remaining"]["api_calls"]
+        .as_u64()
+        .unwrap();
+    let second = app.get(&path, &user.token).await.ok(200)["usage_remaining"]["api_calls"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(second + 1, first, "each call counts");
+    // Public graphs read anonymously carry no quota.
+    app.put(&path, &user.token, json!({"is_public": true}))
+        .await
+        .ok(200);
+    let anonymous = app.call(Method::GET, &path, None, None).await;
+    assert!(anonymous.ok(200).get("usage_remaining").is_none());
+    // Lists carry documents on request only.
+    let plain = app.get("/api/graphs", &user.token).await;
+    assert!(plain.ok(200)["graphs"][0].get("graph_data").is_none());
+    let whole = app.get("/api/graphs?include=graph_data", &user.token).await;
+    let listed = &whole.ok(200)["graphs"][0];
+    assert_eq!(listed["id"], id.as_str());
+    assert_eq!(listed["graph_data"]["nodes"], small_graph()["nodes"]);
+    for bad in ["?include=everything", "?include=graph_data&include=x"] {
+        let reply = app.get(&format!("/api/graphs{bad}"), &user.token).await;
+        assert!(
+            reply.status == 400 || reply.status == 422,
+            "{bad}: {}",
+            reply.status
+        );
+    }
 }
