@@ -143,8 +143,8 @@ impl std::ops::Deref for AppState {
 /// The routes of every resource, with the OpenAPI document they describe.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(docs::base())
-        .merge(me::router())
         .merge(auth::router())
+        .merge(me::router())
         .merge(billing::router())
         .merge(keys::router())
         .merge(graphs::router())
