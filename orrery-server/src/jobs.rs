@@ -32,7 +32,7 @@ const BATCH: u32 = 20;
 /// How long a lease lasts: longer than sending a batch takes.
 const LEASE: time::Duration = time::Duration::minutes(2);
 /// How long the sender keeps trying to record that a mail the SMTP server accepted was sent:
-/// longer than a database restart, well within [`LEASE`].
+/// longer than a database restart, well within the sender's lease.
 pub const MARK_SENT_PATIENCE: Duration = Duration::from_secs(30);
 /// The first pause between those tries; it doubles up to [`MARK_SENT_MAX_PAUSE`].
 const MARK_SENT_FIRST_PAUSE: Duration = Duration::from_millis(100);
