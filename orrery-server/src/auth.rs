@@ -188,6 +188,25 @@ pub struct Claims {
     pub iss: String,
     /// Always `access`, so that no other token we might sign passes as one.
     pub typ: String,
+    /// The token's own id, by which signing out revokes it before it expires (empty in tokens
+    /// issued before ids existed).
+    #[serde(default)]
+    pub jti: String,
+    /// Issued at, in milliseconds: a password change ends the tokens issued before it, and
+    /// seconds cannot tell those from the new session's (0 in older tokens: `iat` counts).
+    #[serde(default)]
+    pub iat_ms: i64,
+}
+
+impl Claims {
+    /// When the token was issued, in milliseconds since the epoch.
+    pub fn issued_ms(&self) -> i64 {
+        if self.iat_ms > 0 {
+            self.iat_ms
+        } else {
+            self.iat.saturating_mul(1000)
+        }
+    }
 }
 
 /// Issues and checks access tokens (HS256 JWTs).
@@ -233,7 +252,8 @@ impl AccessTokens {
 
     /// A fresh access token for `user`.
     pub fn issue(&self, user: &User) -> Result<String, ApiError> {
-        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let issued = OffsetDateTime::now_utc();
+        let now = issued.unix_timestamp();
         let claims = Claims {
             sub: user.id,
             role: user.role,
@@ -241,6 +261,8 @@ impl AccessTokens {
             exp: now + self.ttl.whole_seconds(),
             iss: "orrery".into(),
             typ: "access".into(),
+            jti: random_token(""),
+            iat_ms: (issued.unix_timestamp_nanos() / 1_000_000) as i64,
         };
         jsonwebtoken::encode(
             &Header::new(jsonwebtoken::Algorithm::HS256),

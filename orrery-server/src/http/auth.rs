@@ -450,8 +450,9 @@ async fn refresh(
     )
 }
 
-/// End a session: its refresh token family is revoked (and the refresh cookie cleared).
-/// Answers success for unknown tokens too.
+/// End a session: its refresh token family is revoked (and the refresh cookie cleared), and
+/// the access token sent as `Authorization: Bearer …`, if any, stops working at once on every
+/// instance. Answers success for unknown tokens too.
 #[utoipa::path(post, path = "/api/auth/signout", tag = "auth", request_body = RefreshRequest,
     params(("X-Refresh-Cookie" = Option<String>, Header, description = "`1`: the refresh token travels in the refresh cookie")),
     responses((status = 200, body = Success),
@@ -460,9 +461,17 @@ async fn refresh(
 #[tracing::instrument(skip_all, err(level = "info"))]
 async fn signout(
     State(accounts): State<Accounts>,
+    headers: HeaderMap,
     cookie: RefreshCookie,
     Json(body): Json<RefreshRequest>,
 ) -> Result<Response, ApiError> {
+    // The access token sent along, if any, ends now too (not at its expiry).
+    if let Some(access) = crate::http::extract::credential(&headers)
+        .filter(|c| !c.starts_with(crate::auth::API_KEY_PREFIX))
+        && let Ok(claims) = accounts.tokens().verify(access)
+    {
+        accounts.revoke_access(&claims).await;
+    }
     let token = match cookie.token(body.refresh_token) {
         Ok(token) => Some(token),
         // Signing out without a session is fine.

@@ -237,7 +237,9 @@ impl FromRequestParts<AppState> for CurrentUser {
             let key = api_key(state, credential).await?;
             (key.0, Some(key.1))
         } else {
-            (state.tokens.verify(credential)?.sub, None)
+            let claims = state.tokens.verify(credential)?;
+            state.accounts.check_access(&claims).await?;
+            (claims.sub, None)
         };
         let user = state
             .accounts
@@ -415,7 +417,7 @@ pub async fn limit_auth_attempts(state: &AppState, ip: ClientIp) -> Result<(), A
 }
 
 /// The bearer token or API key of a request: `Authorization: Bearer …` or `X-API-Key: …`.
-fn credential(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn credential(headers: &HeaderMap) -> Option<&str> {
     if let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::{
-    AccessTokens, GoogleIdentity, Passwords, REFRESH_PREFIX, RESET_PREFIX, random_token,
+    AccessTokens, Claims, GoogleIdentity, Passwords, REFRESH_PREFIX, RESET_PREFIX, random_token,
     secret_hash,
 };
 use crate::events::{AuditEvent, SignInMethod, record};
@@ -603,6 +603,7 @@ impl Accounts {
         )
         .await?;
         self.store.revoke_user_refresh_tokens(user_id).await?;
+        self.revoke_all_access(user_id).await;
         self.shared
             .reset(&signin_key(&self.store.user(user_id).await?.email))
             .await;
@@ -679,8 +680,68 @@ impl Accounts {
             )
             .await?;
         self.store.revoke_user_refresh_tokens(id).await?;
+        self.revoke_all_access(id).await;
         record(&*self.store, Some(id), None, AuditEvent::PasswordChanged {}).await?;
         self.session(user).await
+    }
+
+    /// Refuses an access token that was revoked: signed out (its id is on the deny-list), or
+    /// issued before the account's password changed or was reset. Both lists live in the
+    /// shared state, so every instance sees them, for as long as such a token could still be
+    /// valid; when the shared state is unreachable the check fails open, as limits do.
+    pub async fn check_access(&self, claims: &Claims) -> Result<(), ApiError> {
+        if !claims.jti.is_empty()
+            && self
+                .shared
+                .get(&revoked_token_key(&claims.jti))
+                .await
+                .is_some()
+        {
+            return Err(ApiError::Unauthorized(
+                "the access token was revoked by signing out",
+            ));
+        }
+        if let Some(bytes) = self.shared.get(&tokens_before_key(claims.sub)).await
+            && let Some(cutoff) = std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|t| t.parse::<i64>().ok())
+            && claims.issued_ms() < cutoff
+        {
+            return Err(ApiError::Unauthorized(
+                "the access token predates a password change; sign in again",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Puts one access token on the deny-list until it expires (signing out).
+    pub async fn revoke_access(&self, claims: &Claims) {
+        if claims.jti.is_empty() {
+            return;
+        }
+        let left = claims.exp - OffsetDateTime::now_utc().unix_timestamp() + TOKEN_LEEWAY_SECS;
+        if left > 0 {
+            self.shared
+                .set(
+                    &revoked_token_key(&claims.jti),
+                    b"1".to_vec(),
+                    Duration::from_secs(left.unsigned_abs()),
+                )
+                .await;
+        }
+    }
+
+    /// Ends every access token of `user` issued before now (password changed or reset).
+    async fn revoke_all_access(&self, user: Uuid) {
+        let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let ttl = self.tokens.ttl_secs() + TOKEN_LEEWAY_SECS;
+        self.shared
+            .set(
+                &tokens_before_key(user),
+                now_ms.to_string().into_bytes(),
+                Duration::from_secs(ttl.unsigned_abs()),
+            )
+            .await;
     }
 
     /// Changes an account and drops its cached copy (after the write, so no reader caches
@@ -729,6 +790,19 @@ fn signin_key(email: &str) -> String {
 fn refresh_claim_key(hash: &[u8; 32]) -> String {
     let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
     format!("refresh-claim:{hex}")
+}
+
+/// How long after its `exp` a token is still accepted (the verifier's leeway), in seconds.
+const TOKEN_LEEWAY_SECS: i64 = 5;
+
+/// The deny-list entry of a signed-out access token.
+fn revoked_token_key(jti: &str) -> String {
+    format!("revoked-access:{jti}")
+}
+
+/// An account's cutoff: its access tokens issued before it (milliseconds) are refused.
+fn tokens_before_key(user: Uuid) -> String {
+    format!("access-before:{user}")
 }
 
 /// The cache key of an account.

@@ -11,6 +11,7 @@ both!(
     the_profile_and_theme_are_read_and_changed,
     a_password_change_needs_the_current_one_and_ends_other_sessions,
     an_account_exports_its_own_data_only,
+    signing_out_ends_the_access_token_too,
 );
 
 async fn the_profile_and_theme_are_read_and_changed(backend: Backend) {
@@ -128,6 +129,13 @@ async fn a_password_change_needs_the_current_one_and_ends_other_sessions(backend
         .await;
     let session = done.ok(200).clone();
     assert!(session["token"].is_string() && session["refresh_token"].is_string());
+    // The access tokens issued before the change stop working at once; the new one works.
+    app.get("/api/me", &user.token)
+        .await
+        .problem(401, "unauthorized");
+    app.get("/api/me", session["token"].as_str().unwrap())
+        .await
+        .ok(200);
     // Every earlier session ended; the new one works.
     let old_refresh = app
         .post(
@@ -159,7 +167,8 @@ async fn a_password_change_needs_the_current_one_and_ends_other_sessions(backend
     )
     .await
     .ok(200);
-    let kinds: Vec<Value> = app.get("/api/events", &user.token).await.ok(200)["events"]
+    let fresh = session["token"].as_str().unwrap();
+    let kinds: Vec<Value> = app.get("/api/events", fresh).await.ok(200)["events"]
         .as_array()
         .unwrap()
         .iter()
@@ -193,4 +202,44 @@ async fn an_account_exports_its_own_data_only(backend: Backend) {
     app.call(Method::GET, "/api/me/export", None, None)
         .await
         .problem(401, "unauthorized");
+}
+
+async fn signing_out_ends_the_access_token_too(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let user = app.signed_up_user().await;
+    let other = app
+        .post(
+            "/api/auth/signin",
+            "",
+            json!({"email": user.email, "password": user.password}),
+        )
+        .await
+        .ok(200)["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.get("/api/me", &user.token).await.ok(200);
+    app.post(
+        "/api/auth/signout",
+        &user.token,
+        json!({"refresh_token": user.refresh_token}),
+    )
+    .await
+    .ok(200);
+    let after = app.get("/api/me", &user.token).await;
+    let problem = after.problem(401, "unauthorized");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("signing out"),
+        "{problem}"
+    );
+    // Only that session: the other sign-in's token still works.
+    app.get("/api/me", &other).await.ok(200);
+    // A forged or foreign bearer on sign-out is ignored, not an error.
+    app.post(
+        "/api/auth/signout",
+        "not-a-token",
+        json!({"refresh_token": "ort_unknown"}),
+    )
+    .await
+    .ok(200);
 }

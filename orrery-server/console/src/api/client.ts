@@ -133,7 +133,7 @@ export class ApiClient {
   /** Ends the session here, in other tabs and on the server (the cookie is cleared). */
   async signOut(): Promise<void> {
     try {
-      await this.send('/api/auth/signout', { method: 'POST', body: {}, headers: REFRESH_HEADER }, null);
+      await this.send('/api/auth/signout', { method: 'POST', body: {}, headers: REFRESH_HEADER }, this.token);
     } catch {
       // Offline: the session still ends here; the refresh token expires on its own.
     }
