@@ -76,6 +76,8 @@ pub enum ApiError {
     PreconditionFailed {
         /// The current version.
         current: String,
+        /// The current revision.
+        revision: u64,
     },
     /// Publishing this interface would break callers.
     #[error("the new interface of agent `{agent}` breaks {} caller(s)", .broken.len() + .hidden)]
@@ -250,9 +252,13 @@ impl ApiError {
             ApiError::InvalidGraph(diagnostics) => {
                 extensions.insert("diagnostics".into(), json!(diagnostics));
             }
-            ApiError::VersionConflict { current, .. }
-            | ApiError::PreconditionFailed { current } => {
+            ApiError::VersionConflict { current, .. } => {
                 extensions.insert("current_version".into(), json!(current));
+            }
+            ApiError::PreconditionFailed { current, revision } => {
+                extensions.insert("current_version".into(), json!(current));
+                extensions.insert("current_revision".into(), json!(revision));
+                extensions.insert("current_etag".into(), json!(format!("\"r{revision}\"")));
             }
             ApiError::BreakingChange {
                 change,

@@ -130,6 +130,8 @@ pub enum GraphError {
     PreconditionFailed {
         /// The current version.
         current: Digest,
+        /// The current revision (the ETag is `"r{revision}"`).
+        revision: u64,
     },
     /// Everything else the shared graph rules answer (invalid documents, breaking changes,
     /// not found, storage).
@@ -153,8 +155,9 @@ impl From<GraphError> for ApiError {
                 base: base.to_string(),
                 current: current.to_string(),
             },
-            GraphError::PreconditionFailed { current } => ApiError::PreconditionFailed {
+            GraphError::PreconditionFailed { current, revision } => ApiError::PreconditionFailed {
                 current: current.to_string(),
+                revision,
             },
             GraphError::Other(e) => e,
         }
@@ -289,6 +292,7 @@ impl Graphs {
                 } else {
                     return Err(GraphError::PreconditionFailed {
                         current: current.head,
+                        revision: current.revision,
                     });
                 }
             }
@@ -368,9 +372,10 @@ impl Graphs {
             {
                 let now = self.store.graph(id, Some(actor.id)).await?;
                 return Err(match precondition {
-                    Precondition::IfMatch { .. } => {
-                        GraphError::PreconditionFailed { current: now.head }
-                    }
+                    Precondition::IfMatch { .. } => GraphError::PreconditionFailed {
+                        current: now.head,
+                        revision: now.revision,
+                    },
                     _ => GraphError::Stale {
                         base: base.unwrap_or(current.head),
                         current: now.head,

@@ -424,10 +424,11 @@ async fn if_match_with_the_etag_covers_name_description_and_visibility(backend: 
     assert_eq!(read.headers["etag"].to_str().unwrap(), next);
     // The old tag is stale for a description change too, even though the document is the same.
     let stale = put(etag.clone(), json!({"description": "late"})).await;
-    assert_eq!(
-        stale.problem(412, "precondition-failed")["current_version"],
-        version.as_str()
-    );
+    let problem = stale.problem(412, "precondition-failed");
+    assert_eq!(problem["current_version"], version.as_str());
+    // It says what to send instead: the current revision and its tag.
+    assert_eq!(problem["current_revision"], 2);
+    assert_eq!(problem["current_etag"], next.as_str());
     // The document's version alone still matches: a rename meanwhile does not fail it.
     put(format!("\"{version}\""), json!({"name": "Renamed"}))
         .await
