@@ -307,8 +307,10 @@ pub fn public_url(state: &AppState) -> String {
     state.settings.public_url.trim_end_matches('/').to_owned()
 }
 
-/// An error with its causes, for the outbox's `last_error` and the log.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+/// An error with its causes (`outer: cause: root`), for the outbox's `last_error`, the log and
+/// the admin health checks. No secrets reach these messages: URLs with credentials are never
+/// formatted into errors.
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

@@ -21,6 +21,7 @@ use uuid::Uuid;
 use crate::auth::random_token;
 use crate::events::{AccountChanges, AuditEvent, Change, SignInMethod, record};
 use crate::http::error::ApiError;
+use crate::jobs::error_chain;
 use crate::mail::{MailError, Mailer, check_template};
 use crate::services::accounts::{AccountError, Accounts, NewAccount};
 use crate::services::billing::Billing;
@@ -416,7 +417,7 @@ impl Admin {
         let smtp = if self.smtp_configured {
             match tokio::time::timeout(CHECK_TIMEOUT, self.mailer.check()).await {
                 Ok(Ok(())) => check(true, true, "answers"),
-                Ok(Err(e)) => check(false, true, &error_text(&e)),
+                Ok(Err(e)) => check(false, true, &error_chain(&e)),
                 Err(_) => check(false, true, "timed out"),
             }
         } else {
@@ -426,7 +427,7 @@ impl Admin {
             None => check(true, false, "not configured: billing is off"),
             Some(billing) => match tokio::time::timeout(CHECK_TIMEOUT, billing.ping()).await {
                 Ok(Ok(())) => check(true, true, "answers; the configured prices exist"),
-                Ok(Err(e)) => check(false, true, &error_text(&e)),
+                Ok(Err(e)) => check(false, true, &error_chain(&e)),
                 Err(_) => check(false, true, "timed out"),
             },
         };
@@ -656,19 +657,6 @@ fn check(ok: bool, configured: bool, detail: &str) -> Check {
 fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
-}
-
-/// An error with its causes, for operators (no secrets reach these messages: URLs with
-/// credentials are never formatted into them).
-fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
