@@ -96,7 +96,17 @@ export function Loading({ label = 'Loading…' }: { label?: string }) {
 }
 
 /** A meter with its figures as text; `max` null is unlimited. */
-export function Meter({ label, value, max, unit = '' }: { label: string; value: number; max: number | null; unit?: string }) {
+export function Meter({
+  label,
+  value,
+  max,
+  format = formatNumber,
+}: {
+  label: string;
+  value: number;
+  max: number | null;
+  format?: (n: number) => string;
+}) {
   const id = useId();
   const ratio = max ? Math.min(1, value / max) : 0;
   const level = ratio >= 1 ? 'full' : ratio >= 0.8 ? 'high' : 'ok';
@@ -105,8 +115,7 @@ export function Meter({ label, value, max, unit = '' }: { label: string; value: 
       <div className="meter-label">
         <span id={id}>{label}</span>
         <span>
-          {formatNumber(value)}
-          {unit} {max === null ? '(unlimited)' : `of ${formatNumber(max)}${unit}`}
+          {format(value)} {max === null ? '(unlimited)' : `of ${format(max)}`}
         </span>
       </div>
       {max !== null && (
@@ -232,6 +241,24 @@ export function money(cents: number, currency: string): string {
 
 export function formatNumber(n: number): string {
   return new Intl.NumberFormat('en').format(n);
+}
+
+const BYTE_UNITS = ['B', 'KB', 'MB', 'GB'] as const;
+
+/**
+ * A size in the largest unit that keeps it at 1 or more: `512 B`, `1.5 KB`, `64 MB`. Units are
+ * powers of 1024, as the plan limits are set (64 << 20 is `64 MB`); one decimal below 10.
+ */
+export function formatBytes(bytes: number): string {
+  let value = bytes;
+  let unit = 0;
+  // 1023.5 KB would round to "1,024 KB": it is 1 MB.
+  while (unit < BYTE_UNITS.length - 1 && value >= 1023.5) {
+    value /= 1024;
+    unit += 1;
+  }
+  const digits = unit > 0 && value < 9.95 ? 1 : 0;
+  return `${new Intl.NumberFormat('en', { maximumFractionDigits: digits }).format(value)} ${BYTE_UNITS[unit]}`;
 }
 
 export function formatDate(iso: string | null | undefined, withTime = false): string {

@@ -5,7 +5,7 @@ import { useMemo, useState } from 'react';
 import { Link } from 'react-router';
 import type { Granularity } from '../api/types';
 import { UsageChart } from '../components/UsageChart';
-import { Loading, Meter, TableWrap, PageTitle, ProblemNotice, capitalize, formatDate, formatNumber } from '../components/ui';
+import { Loading, Meter, TableWrap, PageTitle, ProblemNotice, capitalize, formatBytes, formatDate, formatNumber } from '../components/ui';
 import { api } from '../state/session';
 import { rangeFor } from '../state/usage';
 import { useLoad } from '../state/useLoad';
@@ -44,9 +44,9 @@ export function Component() {
           <Meter label="Graphs" value={u.current_period.graphs} max={u.limits.graphs_created} />
           <Meter
             label="Storage"
-            unit=" MB"
-            value={Math.round(u.current_period.stored_bytes / 1e5) / 10}
-            max={typeof u.plan_limits.stored_bytes === 'number' ? Math.round(u.plan_limits.stored_bytes / 1e5) / 10 : null}
+            format={formatBytes}
+            value={u.current_period.stored_bytes}
+            max={typeof u.plan_limits.stored_bytes === 'number' ? u.plan_limits.stored_bytes : null}
           />
           <p>
             {formatNumber(u.current_period.graphs_created)} graph{u.current_period.graphs_created === 1 ? '' : 's'} created
