@@ -168,7 +168,13 @@ pub fn app(state: AppState) -> Router {
                 .iter()
                 .filter_map(|o| HeaderValue::from_str(o).ok()),
         ))
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
@@ -177,7 +183,13 @@ pub fn app(state: AppState) -> Router {
             HeaderName::from_static(auth::REFRESH_COOKIE_HEADER),
         ])
         .allow_credentials(true)
-        .expose_headers([header::ETAG, header::RETRY_AFTER, x_request_id.clone()])
+        .expose_headers([
+            header::ETAG,
+            header::RETRY_AFTER,
+            x_request_id.clone(),
+            HeaderName::from_static("ratelimit"),
+            HeaderName::from_static("ratelimit-policy"),
+        ])
         .max_age(Duration::from_secs(600));
     let hsts = settings
         .behind_tls
@@ -261,8 +273,16 @@ async fn observe(State(state): State<AppState>, mut req: Request, next: Next) ->
         .unwrap_or_else(|| "unmatched".to_owned());
     let slot = CallerSlot::default();
     req.extensions_mut().insert(slot.clone());
-    let response = next.run(req).await;
+    let mut response = next.run(req).await;
     let elapsed = started.elapsed();
+    if let Some((policy, state)) = slot.limits().headers() {
+        let headers = response.headers_mut();
+        for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+    }
     state
         .metrics
         .observe(method.as_str(), &route, response.status().as_u16(), elapsed);

@@ -39,10 +39,111 @@ impl std::fmt::Debug for Shared {
     }
 }
 
+/// A rate limit's state after a request passed it: what the `RateLimit` and
+/// `RateLimit-Policy` response headers report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// Requests allowed per window.
+    pub limit: u32,
+    /// Requests left now (this one counted).
+    pub remaining: u32,
+    /// Seconds until the current fixed window ends and its count starts to lapse.
+    pub reset: u64,
+    /// The window's length in seconds.
+    pub seconds: u64,
+}
+
+/// A request a rate limit refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refused {
+    /// The limit's state (nothing remaining).
+    pub window: Window,
+    /// Seconds until a request would pass again, if no other arrives meanwhile.
+    pub retry_after: u64,
+}
+
+/// One key's counts in the in-process sliding window.
+#[derive(Debug)]
+struct Counts {
+    index: u64,
+    previous: u64,
+    current: u64,
+}
+
+/// The sliding window in Redis, atomically: reads both windows' counts, counts the hit when it
+/// passes (`admits`, in Lua), returns the counts as they were before it.
+static SLIDING_WINDOW: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
+local estimate = current + math.ceil(previous * tonumber(ARGV[2]) / tonumber(ARGV[3]))
+if estimate < tonumber(ARGV[1]) then
+  redis.call('INCR', KEYS[1])
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+end
+return {previous, current}
+",
+    )
+});
+
+/// Whether a request passes a sliding window whose previous fixed window counted `previous`
+/// (of which `weight` ms out of `window_ms` still lie within the window) and whose current one
+/// counted `current`. The previous window's share is rounded up: a limit is never exceeded by
+/// rounding.
+fn admits(limit: u32, previous: u64, current: u64, weight: u64, window_ms: u64) -> bool {
+    estimate(previous, current, weight, window_ms) < u64::from(limit)
+}
+
+/// The requests a sliding window holds: see [`admits`].
+fn estimate(previous: u64, current: u64, weight: u64, window_ms: u64) -> u64 {
+    current.saturating_add(previous.saturating_mul(weight).div_ceil(window_ms))
+}
+
+/// The outcome of a hit, from the counts before it, `elapsed_ms` into the current window.
+fn decide(
+    limit: u32,
+    previous: u64,
+    current: u64,
+    elapsed_ms: u64,
+    window_ms: u64,
+) -> Result<Window, Refused> {
+    let weight = window_ms - elapsed_ms;
+    let estimate = estimate(previous, current, weight, window_ms);
+    let mut window = Window {
+        limit,
+        remaining: 0,
+        reset: weight.div_ceil(1000).max(1),
+        seconds: window_ms / 1000,
+    };
+    if admits(limit, previous, current, weight, window_ms) {
+        window.remaining = u32::try_from(u64::from(limit) - estimate - 1).unwrap_or(u32::MAX);
+        return Ok(window);
+    }
+    // When the next request would pass: later in this window, as the previous one's share
+    // shrinks to `room - 1`, if the current count leaves room; else once this window's own count,
+    // become the previous, has shrunk to `limit - 1` in the next.
+    let room = u64::from(limit).saturating_sub(current);
+    let wait_ms = if limit == 0 {
+        weight + window_ms
+    } else if room > 0 && previous > 0 {
+        let at = window_ms - ((room - 1) * window_ms / previous).min(window_ms);
+        at.saturating_sub(elapsed_ms)
+    } else {
+        let into_next =
+            window_ms - ((u64::from(limit) - 1) * window_ms / current.max(1)).min(window_ms);
+        weight + into_next
+    };
+    Err(Refused {
+        window,
+        retry_after: wait_ms.div_ceil(1000).max(1),
+    })
+}
+
 /// The in-process implementation.
 #[derive(Debug)]
 pub struct Local {
-    windows: moka::future::Cache<String, Arc<Mutex<(u64, u32)>>>,
+    windows: moka::future::Cache<String, Arc<Mutex<Counts>>>,
     quotas: moka::future::Cache<String, Arc<AtomicU64>>,
     counters: moka::future::Cache<String, Arc<Mutex<(u64, Instant)>>>,
     values: moka::future::Cache<String, (Arc<Vec<u8>>, Instant)>,
@@ -132,38 +233,49 @@ impl Shared {
         }
     }
 
-    /// Counts one request against `key` in the current fixed window of `window`; `Err` carries
-    /// the seconds until the window ends when `limit` is already used up.
-    pub async fn hit(&self, key: &str, limit: u32, window: Duration) -> Result<(), u64> {
-        let secs = window.as_secs().max(1);
-        let now = OffsetDateTime::now_utc().unix_timestamp() as u64;
-        let index = now / secs;
-        let retry_after = (index + 1) * secs - now;
-        let count = match self {
-            Shared::Local(local) => local.hit(key, index).await,
+    /// Counts one request against `key` under `limit` requests per `window`, as a sliding
+    /// window: the current fixed window's count plus the previous one's, weighted by how much
+    /// of it still lies within `window` of now. Unlike fixed windows, a burst cannot pass twice
+    /// the limit across a window's end. A refused request is not counted; `Err` carries the
+    /// window and the seconds until a request would pass again.
+    pub async fn hit(&self, key: &str, limit: u32, window: Duration) -> Result<Window, Refused> {
+        let window_ms = window.as_millis().clamp(1000, u128::from(u32::MAX)) as u64;
+        let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).max(0) as u64;
+        let index = now_ms / window_ms;
+        let elapsed_ms = now_ms % window_ms;
+        let weight = window_ms - elapsed_ms;
+        let (previous, current) = match self {
+            Shared::Local(local) => local.hit(key, index, limit, weight, window_ms).await,
             Shared::Redis(remote) => {
-                let rkey = format!("orrery:rl:{key}:{index}");
+                // `{key}` keeps both windows in one cluster slot.
+                let current = format!("orrery:rl:{{{key}}}:{index}");
+                let previous = format!("orrery:rl:{{{key}}}:{}", index.saturating_sub(1));
+                let ttl = 2 * window_ms.div_ceil(1000) + 1;
                 let counted = remote
                     .run("rate limiting", |mut conn| async move {
-                        redis::pipe()
-                            .atomic()
-                            .incr(&rkey, 1)
-                            .expire(&rkey, secs as i64 + 1)
-                            .query_async::<(u64, i64)>(&mut conn)
+                        SLIDING_WINDOW
+                            .key(current)
+                            .key(previous)
+                            .arg(limit)
+                            .arg(weight)
+                            .arg(window_ms)
+                            .arg(ttl)
+                            .invoke_async::<(u64, u64)>(&mut conn)
                             .await
                     })
                     .await;
                 match counted {
-                    Some((count, _)) => count,
-                    None => remote.fallback.hit(key, index).await,
+                    Some(counts) => counts,
+                    None => {
+                        remote
+                            .fallback
+                            .hit(key, index, limit, weight, window_ms)
+                            .await
+                    }
                 }
             }
         };
-        if count > u64::from(limit) {
-            Err(retry_after.max(1))
-        } else {
-            Ok(())
-        }
+        decide(limit, previous, current, elapsed_ms, window_ms)
     }
 
     /// Adds one to the quota counter `key` (one per account and month) and returns the new
@@ -378,18 +490,44 @@ impl Local {
         }
     }
 
-    /// Counts one hit in window `index` of `key`; returns the count.
-    async fn hit(&self, key: &str, index: u64) -> u64 {
+    /// The sliding window of `key` at window `index`: returns the previous and the current
+    /// window's counts before this hit, and counts the hit when [`admits`] lets it pass.
+    async fn hit(
+        &self,
+        key: &str,
+        index: u64,
+        limit: u32,
+        weight: u64,
+        window_ms: u64,
+    ) -> (u64, u64) {
         let slot = self
             .windows
-            .get_with(key.to_owned(), async { Arc::new(Mutex::new((index, 0))) })
+            .get_with(key.to_owned(), async {
+                Arc::new(Mutex::new(Counts {
+                    index,
+                    previous: 0,
+                    current: 0,
+                }))
+            })
             .await;
         let mut slot = slot.lock().await;
-        if slot.0 != index {
-            *slot = (index, 0);
+        if slot.index != index {
+            let previous = if slot.index + 1 == index {
+                slot.current
+            } else {
+                0
+            };
+            *slot = Counts {
+                index,
+                previous,
+                current: 0,
+            };
         }
-        slot.1 = slot.1.saturating_add(1);
-        u64::from(slot.1)
+        let counts = (slot.previous, slot.current);
+        if admits(limit, counts.0, counts.1, weight, window_ms) {
+            slot.current = slot.current.saturating_add(1);
+        }
+        counts
     }
 
     async fn count_quota<F>(&self, key: &str, seed: F) -> u64
@@ -551,18 +689,59 @@ mod tests {
     #[tokio::test]
     async fn local_windows_count_and_say_when_to_retry() {
         let shared = Shared::local();
-        for _ in 0..3 {
-            assert_eq!(shared.hit("k", 3, Duration::from_secs(3600)).await, Ok(()));
+        let hour = Duration::from_secs(3600);
+        for left in [2, 1, 0] {
+            let window = shared.hit("k", 3, hour).await.unwrap();
+            assert_eq!(
+                (window.limit, window.remaining, window.seconds),
+                (3, left, 3600)
+            );
+            assert!((1..=3600).contains(&window.reset));
         }
-        let retry = shared
-            .hit("k", 3, Duration::from_secs(3600))
-            .await
-            .unwrap_err();
-        assert!((1..=3600).contains(&retry));
+        let refused = shared.hit("k", 3, hour).await.unwrap_err();
+        assert_eq!(refused.window.remaining, 0);
+        assert!((1..=7200).contains(&refused.retry_after));
+        // Refused requests are not counted, and other keys have their own windows.
+        assert!(shared.hit("k", 3, hour).await.is_err());
+        assert_eq!(shared.hit("other", 3, hour).await.unwrap().remaining, 2);
+    }
+
+    #[test]
+    fn the_previous_window_counts_by_how_much_of_it_is_still_in_reach() {
+        let w = 60_000;
+        // Ten requests last minute, a quarter into this one: ⌈7.5⌉ = 8 of them still count.
+        assert!(admits(10, 10, 1, 45_000, w));
+        assert!(!admits(10, 10, 2, 45_000, w));
+        // A full window's burst at its end leaves nothing at the start of the next; the next
+        // request passes once a tenth of the window has gone.
+        assert!(!admits(10, 10, 0, 59_990, w));
+        assert!(admits(10, 10, 0, 54_000, w));
         assert_eq!(
-            shared.hit("other", 3, Duration::from_secs(3600)).await,
-            Ok(())
+            decide(10, 0, 3, 0, w).unwrap(),
+            Window {
+                limit: 10,
+                remaining: 6,
+                reset: 60,
+                seconds: 60
+            }
         );
+    }
+
+    #[test]
+    fn retry_after_is_when_the_next_request_would_pass() {
+        let w = 60_000;
+        // 10 last minute, 2 in this one, 5 s in: ⌈9.2⌉ + 2 ≥ 10. The next passes once
+        // ⌈10·(60 − t)/60⌉ ≤ 7, from t = 18 s: 13 s from now.
+        let refused = decide(10, 10, 2, 5_000, w).unwrap_err();
+        assert_eq!(refused.retry_after, 13);
+        assert!(!admits(10, 10, 2, w - 17_999, w));
+        assert!(admits(10, 10, 2, w - 18_000, w));
+        // This window is full: wait for its end, then 6 s into the next.
+        let refused = decide(10, 0, 10, 30_000, w).unwrap_err();
+        assert_eq!(refused.retry_after, 36);
+        assert!(admits(10, 10, 0, w - 6_000, w));
+        // A limit of zero never passes; the answer is still finite.
+        assert_eq!(decide(0, 0, 0, 0, w).unwrap_err().retry_after, 120);
     }
 
     #[tokio::test]

@@ -20,6 +20,7 @@ use crate::auth::{API_KEY_PREFIX, secret_hash};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::settings::Settings;
+use crate::shared::Window;
 
 /// A JSON body; a malformed one is a problem, like every other error. A string anywhere in the
 /// body that holds NUL (`\u0000`) is refused here, for every route at once: PostgreSQL cannot
@@ -160,21 +161,91 @@ pub struct Caller {
     pub api_key_id: Option<Uuid>,
 }
 
-/// Filled by [`CurrentUser`] so the usage middleware can see who called.
+/// Filled by [`CurrentUser`] (and the anonymous limit of [`MaybeUser`]) so the middleware that
+/// runs after the handler can record who called and report the rate limits that applied.
 #[derive(Clone, Debug, Default)]
-pub struct CallerSlot(Arc<Mutex<Option<Caller>>>);
+pub struct CallerSlot(Arc<Mutex<Slot>>);
+
+#[derive(Debug, Default)]
+struct Slot {
+    caller: Option<Caller>,
+    limits: Limits,
+}
+
+/// The limits a request was counted against, for the `RateLimit` and `RateLimit-Policy`
+/// response headers.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Limits {
+    /// The per-minute request rate.
+    pub rate: Option<Window>,
+    /// The monthly API-call quota: (allowed, remaining, seconds until the month ends, the
+    /// month's length in seconds).
+    pub month: Option<(u64, u64, u64, u64)>,
+}
+
+impl Limits {
+    /// The `RateLimit-Policy` and `RateLimit` header values (draft-ietf-httpapi-ratelimit-headers,
+    /// structured-field lists), or `None` when no limit applied.
+    pub fn headers(&self) -> Option<(String, String)> {
+        let mut policy = Vec::new();
+        let mut state = Vec::new();
+        if let Some(w) = self.rate {
+            policy.push(format!("\"minute\";q={};w={}", w.limit, w.seconds));
+            state.push(format!("\"minute\";r={};t={}", w.remaining, w.reset));
+        }
+        if let Some((allowed, remaining, reset, seconds)) = self.month {
+            policy.push(format!("\"month\";q={allowed};w={seconds}"));
+            state.push(format!("\"month\";r={remaining};t={reset}"));
+        }
+        (!policy.is_empty()).then(|| (policy.join(", "), state.join(", ")))
+    }
+}
 
 impl CallerSlot {
     /// The caller, once authenticated.
     pub fn get(&self) -> Option<Caller> {
-        self.0.lock().ok().and_then(|c| *c)
+        self.0.lock().ok().and_then(|s| s.caller)
+    }
+
+    /// The limits the request was counted against.
+    pub fn limits(&self) -> Limits {
+        self.0.lock().map(|s| s.limits).unwrap_or_default()
     }
 
     fn set(&self, caller: Caller) {
         if let Ok(mut slot) = self.0.lock() {
-            *slot = Some(caller);
+            slot.caller = Some(caller);
         }
     }
+
+    fn update(&self, change: impl FnOnce(&mut Limits)) {
+        if let Ok(mut slot) = self.0.lock() {
+            change(&mut slot.limits);
+        }
+    }
+}
+
+/// Counts a request against a per-minute rate, noting the outcome in the request's slot.
+async fn count_rate(
+    state: &AppState,
+    parts: &Parts,
+    key: &str,
+    per_minute: u32,
+) -> Result<(), ApiError> {
+    let outcome = state
+        .shared
+        .hit(key, per_minute, Duration::from_secs(60))
+        .await;
+    let window = match outcome {
+        Ok(window) => window,
+        Err(refused) => refused.window,
+    };
+    if let Some(slot) = parts.extensions.get::<CallerSlot>() {
+        slot.update(|l| l.rate = Some(window));
+    }
+    outcome.map(drop).map_err(|refused| ApiError::RateLimited {
+        retry_after: refused.retry_after,
+    })
 }
 
 /// An authenticated account, with the plan that applies to it right now.
@@ -261,17 +332,15 @@ impl FromRequestParts<AppState> for CurrentUser {
             Some(key) => format!("key:{key}"),
             None => format!("user:{user_id}"),
         };
-        state
-            .shared
-            .hit(
-                &rate_key,
-                limits
-                    .requests_per_minute
-                    .saturating_mul(state.settings.limits_scale),
-                Duration::from_secs(60),
-            )
-            .await
-            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+        count_rate(
+            state,
+            parts,
+            &rate_key,
+            limits
+                .requests_per_minute
+                .saturating_mul(state.settings.limits_scale),
+        )
+        .await?;
         let mut calls_remaining = None;
         if let Some(allowed) = limits
             .api_calls_per_month
@@ -296,6 +365,19 @@ impl FromRequestParts<AppState> for CurrentUser {
                     },
                 )
                 .await;
+            let next_month = month_start
+                + time::Duration::days(month_start.month().length(month_start.year()).into());
+            let seconds = |d: time::Duration| d.whole_seconds().max(1) as u64;
+            if let Some(slot) = parts.extensions.get::<CallerSlot>() {
+                slot.update(|l| {
+                    l.month = Some((
+                        allowed,
+                        allowed.saturating_sub(used),
+                        seconds(next_month - now),
+                        seconds(next_month - month_start),
+                    ));
+                });
+            }
             if used > allowed {
                 return Err(ApiError::PlanLimit(quota_exceeded(plan, allowed, used)));
             }
@@ -340,15 +422,13 @@ impl FromRequestParts<AppState> for MaybeUser {
     ) -> Result<MaybeUser, ApiError> {
         if credential(&parts.headers).is_none() {
             let ip = ClientIp::from_request_parts(parts, state).await?;
-            state
-                .shared
-                .hit(
-                    &format!("ip:{}", ip.0),
-                    state.settings.anonymous_requests_per_minute,
-                    Duration::from_secs(60),
-                )
-                .await
-                .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+            count_rate(
+                state,
+                parts,
+                &format!("ip:{}", ip.0),
+                state.settings.anonymous_requests_per_minute,
+            )
+            .await?;
             return Ok(MaybeUser(None));
         }
         Ok(MaybeUser(Some(
@@ -413,7 +493,10 @@ pub async fn limit_auth_attempts(state: &AppState, ip: ClientIp) -> Result<(), A
             Duration::from_secs(60),
         )
         .await
-        .map_err(|retry_after| ApiError::RateLimited { retry_after })
+        .map(drop)
+        .map_err(|refused| ApiError::RateLimited {
+            retry_after: refused.retry_after,
+        })
 }
 
 /// The bearer token or API key of a request: `Authorization: Bearer …` or `X-API-Key: …`.

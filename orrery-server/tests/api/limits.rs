@@ -65,8 +65,20 @@ async fn requests_over_the_per_minute_rate_are_refused_with_retry_after(backend:
     let app = spawn_app_with(backend, |s| s.trial_days = 0).await;
     let user = app.signed_up_user().await;
     let mut limited = None;
-    for _ in 0..70 {
+    for i in 0..70 {
         let reply = app.get("/api/auth/me", &user.token).await;
+        if i == 0 {
+            // The limits that apply are announced (draft-ietf-httpapi-ratelimit-headers): 60 a
+            // minute and the month's quota, with what is left of each.
+            let policy = reply.headers["ratelimit-policy"].to_str().unwrap();
+            assert!(
+                policy.starts_with(r#""minute";q=60;w=60, "month";q="#),
+                "{policy}"
+            );
+            let state = reply.headers["ratelimit"].to_str().unwrap();
+            assert!(state.starts_with(r#""minute";r=59;t="#), "{state}");
+            assert!(state.contains(r#", "month";r="#), "{state}");
+        }
         if reply.status == 429 {
             limited = Some(reply);
             break;
@@ -74,12 +86,15 @@ async fn requests_over_the_per_minute_rate_are_refused_with_retry_after(backend:
     }
     let reply = limited.expect("the 61st request in a minute is refused");
     reply.problem(429, "rate-limited");
+    let state = reply.headers["ratelimit"].to_str().unwrap();
+    assert!(state.starts_with(r#""minute";r=0;t="#), "{state}");
+    // The window slides: the wait can run into the next minute, never past it.
     let retry: u64 = reply.headers["retry-after"]
         .to_str()
         .unwrap()
         .parse()
         .unwrap();
-    assert!((1..=60).contains(&retry));
+    assert!((1..=120).contains(&retry));
 }
 
 async fn anonymous_and_sign_in_attempts_are_rate_limited_per_address(backend: Backend) {
