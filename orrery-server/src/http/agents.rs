@@ -115,7 +115,7 @@ pub struct CallerList {
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
     /// The proposed next version of the agent.
-    #[schema(value_type = Object, example = json!({"schema": 1, "nodes": [{"id": "question", "kind": "input", "outputs": [{"name": "value", "type": "text"}]}, {"id": "answer", "kind": "output", "inputs": [{"name": "value", "type": "text"}]}], "edges": [{"from": "question.value", "to": "answer.value"}]}))]
+    #[schema(schema_with = crate::http::docs::graph_document, example = json!({"schema": 1, "nodes": [{"id": "question", "kind": "input", "outputs": [{"name": "value", "type": "text"}]}, {"id": "answer", "kind": "output", "inputs": [{"name": "value", "type": "text"}]}], "edges": [{"from": "question.value", "to": "answer.value"}]}))]
     pub graph_data: Box<serde_json::value::RawValue>,
 }
 

@@ -198,7 +198,7 @@ fn refuse_nul(schema: &mut utoipa::openapi::RefOr<utoipa::openapi::schema::Schem
 /// `/openapi.json`. The reference page at `/docs` is part of the web console (`console.rs`):
 /// RapiDoc bundled from npm, reading this document, with nothing loaded from a CDN.
 pub fn router(doc: Arc<OpenApi>) -> Router<AppState> {
-    let json = Arc::new(doc.to_pretty_json().unwrap_or_default());
+    let json = Arc::new(to_json(&doc));
     Router::new().route(
         "/openapi.json",
         get(move || {
@@ -211,6 +211,66 @@ pub fn router(doc: Arc<OpenApi>) -> Router<AppState> {
             }
         }),
     )
+}
+
+/// The graph document's JSON Schema, as published in `docs/`.
+pub const GRAPH_DOCUMENT_SCHEMA: &str = include_str!("../../../docs/graph-document.schema.json");
+
+/// Where `graph_data` fields point: the graph document's schema among the components.
+pub fn graph_document() -> utoipa::openapi::Ref {
+    utoipa::openapi::Ref::from_schema_name("GraphDocument")
+}
+
+/// Where optional `graph_data` fields of requests point: the document, or null (unchanged).
+pub fn graph_document_or_null() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(graph_document())
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .build(),
+    )
+}
+
+/// The served document: `doc` with the graph document's schema ([`GRAPH_DOCUMENT_SCHEMA`]) among
+/// its components, each of its `$defs` a component of its own (`GraphDocument.node`…), since a
+/// `#/$defs/…` reference inside a component would resolve against the OpenAPI document.
+pub fn to_json(doc: &OpenApi) -> String {
+    fn rebase(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::String(target)) = map.get_mut("$ref")
+                    && let Some(name) = target.strip_prefix("#/$defs/")
+                {
+                    *target = format!("#/components/schemas/GraphDocument.{name}");
+                }
+                map.values_mut().for_each(rebase);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(rebase),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(doc).unwrap_or_default();
+    let mut schema: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(GRAPH_DOCUMENT_SCHEMA).unwrap_or_default();
+    let defs = schema.remove("$defs");
+    schema.remove("$schema");
+    schema.remove("$id");
+    if let Some(schemas) = value
+        .pointer_mut("/components/schemas")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        if let Some(serde_json::Value::Object(defs)) = defs {
+            for (name, mut def) in defs {
+                rebase(&mut def);
+                schemas.insert(format!("GraphDocument.{name}"), def);
+            }
+        }
+        let mut schema = serde_json::Value::Object(schema);
+        rebase(&mut schema);
+        schemas.insert("GraphDocument".to_owned(), schema);
+    }
+    serde_json::to_string_pretty(&value).unwrap_or_default()
 }
 
 /// The closed sets of strings some fields take, for the document only: the handlers read these
@@ -323,6 +383,40 @@ mod tests {
         for plan in ["free", "pro", "enterprise"] {
             assert!(plan.parse::<orrery_core::Plan>().is_ok(), "{plan}");
         }
+    }
+
+    #[test]
+    fn the_served_document_carries_the_graph_document_schema_and_every_reference_resolves() {
+        fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+            match value {
+                Value::Object(map) => {
+                    if let Some(Value::String(target)) = map.get("$ref") {
+                        out.push(target);
+                    }
+                    map.values().for_each(|v| refs(v, out));
+                }
+                Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let (_, mut doc) = crate::http::routes().split_for_parts();
+        super::finish(&mut doc);
+        let doc: Value = serde_json::from_str(&super::to_json(&doc)).unwrap();
+        let mut targets = Vec::new();
+        refs(&doc, &mut targets);
+        for target in &targets {
+            let pointer = target.strip_prefix('#').unwrap();
+            let pointer = pointer.replace("~1", "/");
+            assert!(doc.pointer(&pointer).is_some(), "{target} does not resolve");
+        }
+        let graph = &doc["components"]["schemas"]["GraphDocument"];
+        assert_eq!(graph["required"], json!(["schema", "nodes"]));
+        assert_eq!(
+            graph["properties"]["nodes"]["items"]["$ref"],
+            "#/components/schemas/GraphDocument.node"
+        );
+        let create = &doc["components"]["schemas"]["CreateGraph"]["properties"]["graph_data"];
+        assert_eq!(create["$ref"], "#/components/schemas/GraphDocument");
     }
 
     #[test]

@@ -129,7 +129,7 @@ pub struct GraphView {
     /// How many versions it has.
     pub version_count: u64,
     /// The current document.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = crate::http::docs::graph_document)]
     pub graph_data: Box<RawValue>,
     /// Warnings of the version just saved (errors are never saved); absent on reads.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -204,7 +204,7 @@ pub struct ListedGraph {
     pub summary: GraphSummaryView,
     /// The current document (with `include=graph_data`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::http::docs::graph_document)]
     pub graph_data: Option<Box<RawValue>>,
 }
 
@@ -236,7 +236,7 @@ pub struct CreateGraph {
     #[schema(max_length = 10000)]
     pub description: Option<String>,
     /// The graph document (see docs/graph-format.md).
-    #[schema(value_type = Object, example = json!({"schema": 1, "nodes": [{"id": "question", "kind": "input", "outputs": [{"name": "value", "type": "text"}]}, {"id": "answer", "kind": "output", "inputs": [{"name": "value", "type": "text"}]}], "edges": [{"from": "question.value", "to": "answer.value"}]}))]
+    #[schema(schema_with = crate::http::docs::graph_document, example = json!({"schema": 1, "nodes": [{"id": "question", "kind": "input", "outputs": [{"name": "value", "type": "text"}]}, {"id": "answer", "kind": "output", "inputs": [{"name": "value", "type": "text"}]}], "edges": [{"from": "question.value", "to": "answer.value"}]}))]
     pub graph_data: Box<RawValue>,
     /// Publish it as a custom agent (under `agent_id`, or a slug of the name).
     #[serde(default)]
@@ -270,7 +270,7 @@ pub struct UpdateGraph {
     #[schema(value_type = Option<String>, max_length = 10000)]
     pub description: Option<Option<String>>,
     /// New document: a new version.
-    #[schema(value_type = Option<Object>, example = json!({"schema": 1, "nodes": [{"id": "question", "kind": "input", "outputs": [{"name": "value", "type": "text"}]}, {"id": "answer", "kind": "output", "inputs": [{"name": "value", "type": "text"}]}], "edges": [{"from": "question.value", "to": "answer.value"}]}))]
+    #[schema(schema_with = crate::http::docs::graph_document_or_null, example = json!({"schema": 1, "nodes": [{"id": "question", "kind": "input", "outputs": [{"name": "value", "type": "text"}]}, {"id": "answer", "kind": "output", "inputs": [{"name": "value", "type": "text"}]}], "edges": [{"from": "question.value", "to": "answer.value"}]}))]
     pub graph_data: Option<Box<RawValue>>,
     /// New visibility.
     pub is_public: Option<bool>,
@@ -314,7 +314,7 @@ pub struct CloneGraph {
 #[serde(deny_unknown_fields)]
 pub struct ValidateRequest {
     /// The graph document.
-    #[schema(value_type = Object, example = json!({"schema": 1, "nodes": [{"id": "question", "kind": "input", "outputs": [{"name": "value", "type": "text"}]}, {"id": "answer", "kind": "output", "inputs": [{"name": "value", "type": "text"}]}], "edges": [{"from": "question.value", "to": "answer.value"}]}))]
+    #[schema(schema_with = crate::http::docs::graph_document, example = json!({"schema": 1, "nodes": [{"id": "question", "kind": "input", "outputs": [{"name": "value", "type": "text"}]}, {"id": "answer", "kind": "output", "inputs": [{"name": "value", "type": "text"}]}], "edges": [{"from": "question.value", "to": "answer.value"}]}))]
     pub graph_data: Box<RawValue>,
 }
 
@@ -393,7 +393,7 @@ pub struct VersionResponse {
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// The document.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = crate::http::docs::graph_document)]
     pub graph_data: Box<RawValue>,
     /// Always true.
     pub success: bool,
