@@ -17,6 +17,7 @@ both!(
     plan_changes_apply_at_once_and_tell_the_user,
     a_failed_payment_mails_the_user_and_keeps_the_plan_while_stripe_retries,
     the_billing_portal_opens_for_customers,
+    paying_on_the_hosted_checkout_page_upgrades_as_complete_checkout_does,
     billing_routes_answer_503_without_stripe_keys,
     bad_billing_input_is_answered_with_problems,
     stripe_outages_are_a_502_and_a_failed_webhook_is_processed_on_retry,
@@ -75,8 +76,9 @@ async fn a_paying_customer_is_upgraded_by_a_signed_webhook_and_downgraded_at_per
     let body = checkout.ok(200);
     assert_eq!(body["success"], true);
     let url = body["checkout_url"].as_str().unwrap();
+    // The emulator hosts the Checkout page itself (see the hosted page's own test).
     assert!(
-        url.starts_with("https://checkout.stripe.com/c/pay/cs_test_"),
+        url.starts_with(&format!("{}c/pay/cs_test_", stripe.url)),
         "{url}"
     );
 
@@ -511,8 +513,16 @@ async fn the_billing_portal_opens_for_customers(backend: Backend) {
         .await;
     let url = portal.ok(200)["portal_url"].as_str().unwrap().to_owned();
     assert!(
-        url.starts_with("https://billing.stripe.com/p/session/"),
+        url.starts_with(&format!("{}p/session/", stripe.url)),
         "{url}"
+    );
+    // The emulator's portal page leads back to the return address.
+    let page = app.client.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(r#"<a href="http://127.0.0.1:8080/settings">Return to Orrery</a>"#),
+        "{html}"
     );
     let request = stripe
         .requests_to("POST", "/v1/billing_portal/sessions")
@@ -551,6 +561,100 @@ async fn the_billing_portal_opens_for_customers(backend: Backend) {
         .post("/api/billing/portal", &user.token, json!({"colour": "red"}))
         .await;
     unknown.problem(422, "invalid-body");
+}
+
+async fn paying_on_the_hosted_checkout_page_upgrades_as_complete_checkout_does(backend: Backend) {
+    let (app, stripe) = spawn_billing_app_with(backend, |s| s.trial_days = 0).await;
+    let user = app.signed_up_user().await;
+    let checkout = app
+        .post(
+            "/api/billing/create-checkout",
+            &user.token,
+            json!({"plan": "pro", "return_url": format!("{}/billing", app_public_url())}),
+        )
+        .await;
+    let url = checkout.ok(200)["checkout_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The page says what is bought, and offers to pay or to go back to `cancel_url`.
+    let page = app.client.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let html = page.text().await.unwrap();
+    for part in [
+        "<h1>Orrery Pro</h1>",
+        "$29.00 per month",
+        &format!("Paying as {}.", user.email),
+        r#"<form method="post"><button type="submit">Pay</button></form>"#,
+        r#"<a href="http://127.0.0.1:8080/billing?checkout=canceled">Cancel</a>"#,
+    ] {
+        assert!(html.contains(part), "{part} in {html}");
+    }
+    assert_eq!(billing(&app, &user).await["plan"], "free");
+
+    // Paying sends the browser to `success_url`, and Stripe's events after it, in order (a
+    // browser test holds them back to see the page wait for them).
+    let control = |action: &str| {
+        app.client
+            .post(format!("{}_emulator/webhooks/{action}", stripe.url))
+            .send()
+    };
+    assert_eq!(control("hold").await.unwrap().status(), 204);
+    let paid = app.client.post(&url).send().await.unwrap();
+    assert_eq!(paid.status(), 303);
+    assert_eq!(
+        paid.headers()["location"],
+        "http://127.0.0.1:8080/billing?checkout=success"
+    );
+    assert!(stripe.deliveries().is_empty());
+    assert_eq!(billing(&app, &user).await["plan"], "free");
+    assert_eq!(control("release").await.unwrap().status(), 204);
+    stripe.settle().await;
+    assert_eq!(
+        stripe
+            .deliveries()
+            .iter()
+            .map(|d| (d.event_type.as_str(), d.status))
+            .collect::<Vec<_>>(),
+        [
+            ("customer.subscription.created", 200),
+            ("invoice.paid", 200),
+            ("checkout.session.completed", 200)
+        ]
+    );
+    let session = stripe.session(&url);
+    assert_eq!(
+        (&session["status"], &session["payment_status"]),
+        (&json!("complete"), &json!("paid"))
+    );
+    let state = billing(&app, &user).await;
+    assert_eq!(
+        (&state["plan"], &state["subscription"]["status"]),
+        (&json!("pro"), &json!("active"))
+    );
+    app.wait_for_mail(&user.email, "plan_upgraded").await;
+
+    // A session is paid once; the page then only leads back.
+    let again = app.client.post(&url).send().await.unwrap();
+    assert_eq!(again.status(), 409);
+    assert!(
+        again
+            .text()
+            .await
+            .unwrap()
+            .contains("This checkout is complete"),
+        "the closed page"
+    );
+    assert_eq!(stripe.deliveries().len(), 3);
+    let unknown = app
+        .client
+        .get(format!("{}c/pay/cs_test_unknown", stripe.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
 }
 
 async fn billing_routes_answer_503_without_stripe_keys(backend: Backend) {

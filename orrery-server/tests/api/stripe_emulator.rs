@@ -14,6 +14,13 @@
 //! [`StripeEmulator::complete_checkout`], [`StripeEmulator::fail_payment`],
 //! [`StripeEmulator::advance_clock`] (a test clock: canceled subscriptions end at their period's
 //! end, others renew). Deliveries can be held and released in any order, replayed, and forged.
+//!
+//! For a browser, the emulator also serves the pages Stripe hosts, without the API key: a Checkout
+//! Session's `url` (`/c/pay/{id}`) is a form whose "Pay" completes the session as
+//! [`StripeEmulator::complete_checkout`] does and answers 303 to its `success_url` ("Cancel" is
+//! a link to its `cancel_url`), and a billing-portal session's `url` (`/p/session/{id}`) links
+//! back to its `return_url`. A browser test holds and releases webhooks with
+//! `POST /_emulator/webhooks/hold` and `POST /_emulator/webhooks/release`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -96,6 +103,8 @@ impl Drop for StripeEmulator {
 }
 
 struct Emu {
+    /// The base URL, with its trailing slash: hosted pages' URLs start with it.
+    url: String,
     secret_key: String,
     webhook_secret: String,
     state: Mutex<EmuState>,
@@ -109,6 +118,7 @@ struct EmuState {
     products: BTreeMap<String, Value>,
     prices: BTreeMap<String, Value>,
     sessions: BTreeMap<String, Value>,
+    portal_sessions: BTreeMap<String, Value>,
     subscriptions: BTreeMap<String, Value>,
     invoices: BTreeMap<String, Value>,
     events: Vec<Value>,
@@ -125,9 +135,15 @@ struct EmuState {
 impl StripeEmulator {
     /// Starts an emulator on a free loopback port with a catalogue of two plans.
     pub async fn start() -> StripeEmulator {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://127.0.0.1:{}/",
+            listener.local_addr().unwrap().port()
+        );
         let secret_key = format!("sk_test_{}", token(24));
         let webhook_secret = format!("whsec_{}", token(32));
         let emu = Arc::new(Emu {
+            url: url.clone(),
             secret_key: secret_key.clone(),
             webhook_secret: webhook_secret.clone(),
             state: Mutex::new(EmuState::default()),
@@ -144,7 +160,7 @@ impl StripeEmulator {
             let enterprise = s.catalogue("Orrery Enterprise", ENTERPRISE_CENTS, now);
             (pro, enterprise)
         };
-        let app = Router::new()
+        let api = Router::new()
             .route("/v1/customers", post(create_customer))
             .route("/v1/customers/{id}", get(retrieve_customer))
             .route("/v1/checkout/sessions", post(create_session))
@@ -163,15 +179,20 @@ impl StripeEmulator {
             .layer(axum::middleware::from_fn_with_state(
                 emu.clone(),
                 authenticate,
-            ))
-            .with_state(emu.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
+            ));
+        // The hosted pages are for the customer's browser, the controls for a browser test: no
+        // API key, and not recorded.
+        let pages = Router::new()
+            .route("/c/pay/{id}", get(checkout_page).post(pay))
+            .route("/p/session/{id}", get(portal_page))
+            .route("/_emulator/webhooks/hold", post(hold_webhooks))
+            .route("/_emulator/webhooks/release", post(release_webhooks));
+        let app = pages.merge(api).with_state(emu.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
         StripeEmulator {
-            url: format!("http://127.0.0.1:{port}/"),
+            url,
             secret_key,
             webhook_secret,
             price_pro,
@@ -249,32 +270,14 @@ impl StripeEmulator {
     /// The customer paid on Checkout's page: the session completes, an active subscription and a
     /// paid invoice appear, and `customer.subscription.created`, `invoice.paid` and
     /// `checkout.session.completed` are sent (in that order, as Stripe tends to). Returns the
-    /// subscription id.
+    /// subscription id. The hosted page's "Pay" does the same, but delivers in the background.
     pub async fn complete_checkout(&self, id_or_url: &str) -> String {
-        let id = id_or_url.rsplit('/').next().unwrap_or(id_or_url).to_owned();
+        let id = id_or_url.rsplit('/').next().unwrap_or(id_or_url);
         let (sub_id, events) = {
             let mut s = self.emu.state.lock().unwrap();
-            let now = s.now();
-            let session = s.sessions.get(&id).cloned().expect("a checkout session");
+            let session = s.sessions.get(id).expect("a checkout session");
             assert_eq!(session["status"], "open", "the session is still open");
-            let customer = session["customer"].as_str().unwrap().to_owned();
-            let price = session["_price"].as_str().unwrap().to_owned();
-            let metadata = session["_subscription_metadata"].clone();
-            let sub = s.new_subscription(&customer, &price, metadata, now);
-            let sub_id = sub["id"].as_str().unwrap().to_owned();
-            let invoice = s.new_invoice(&sub, now, true);
-            let mut session = session;
-            session["status"] = json!("complete");
-            session["payment_status"] = json!("paid");
-            session["subscription"] = json!(sub_id);
-            session["invoice"] = invoice["id"].clone();
-            s.sessions.insert(id.clone(), session.clone());
-            let events = vec![
-                s.event("customer.subscription.created", sub.clone(), None, now),
-                s.event("invoice.paid", invoice, None, now),
-                s.event("checkout.session.completed", public(&session), None, now),
-            ];
-            (sub_id, events)
+            s.complete_checkout(id)
         };
         self.send_all(events).await;
         sub_id
@@ -457,6 +460,30 @@ impl StripeEmulator {
 impl EmuState {
     fn now(&self) -> i64 {
         time::OffsetDateTime::now_utc().unix_timestamp() + self.clock_offset
+    }
+
+    /// Completes the open session `id` as if its customer paid; returns the new subscription's
+    /// id and the events to send, in order.
+    fn complete_checkout(&mut self, id: &str) -> (String, Vec<Value>) {
+        let now = self.now();
+        let mut session = self.sessions[id].clone();
+        let customer = session["customer"].as_str().unwrap().to_owned();
+        let price = session["_price"].as_str().unwrap().to_owned();
+        let metadata = session["_subscription_metadata"].clone();
+        let sub = self.new_subscription(&customer, &price, metadata, now);
+        let sub_id = sub["id"].as_str().unwrap().to_owned();
+        let invoice = self.new_invoice(&sub, now, true);
+        session["status"] = json!("complete");
+        session["payment_status"] = json!("paid");
+        session["subscription"] = json!(sub_id);
+        session["invoice"] = invoice["id"].clone();
+        self.sessions.insert(id.to_owned(), session.clone());
+        let events = vec![
+            self.event("customer.subscription.created", sub, None, now),
+            self.event("invoice.paid", invoice, None, now),
+            self.event("checkout.session.completed", public(&session), None, now),
+        ];
+        (sub_id, events)
     }
 
     /// A product with a monthly price; returns the price id.
@@ -877,7 +904,7 @@ async fn create_session(State(emu): State<Arc<Emu>>, body: Bytes) -> Response {
         "shipping_options": [], "status": "open", "submit_type": null, "subscription": null,
         "success_url": success_url, "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
         "ui_mode": "hosted",
-        "url": format!("https://checkout.stripe.com/c/pay/{session_id}"),
+        "url": format!("{}c/pay/{session_id}", emu.url),
         "_price": price, "_subscription_metadata": form.map("subscription_data[metadata]")
     });
     s.sessions.insert(session_id, session.clone());
@@ -894,7 +921,7 @@ async fn retrieve_session(State(emu): State<Arc<Emu>>, Path(id): Path<String>) -
 
 async fn create_portal(State(emu): State<Arc<Emu>>, body: Bytes) -> Response {
     let form = Form::new(&body);
-    let s = emu.state.lock().unwrap();
+    let mut s = emu.state.lock().unwrap();
     let now = s.now();
     let Some(customer) = form.get("customer") else {
         return param_missing("customer");
@@ -909,13 +936,16 @@ async fn create_portal(State(emu): State<Arc<Emu>>, body: Bytes) -> Response {
         );
     }
     let session_id = format!("bps_{}", token(24));
-    ok(json!({
+    let page = format!("test_{}", token(40));
+    let session = json!({
         "id": session_id, "object": "billing_portal.session",
         "configuration": format!("bpc_{}", token(24)), "created": now, "customer": customer,
         "customer_account": null, "flow": null, "livemode": false, "locale": null,
         "on_behalf_of": null, "return_url": form.get("return_url"),
-        "url": format!("https://billing.stripe.com/p/session/test_{}", token(40))
-    }))
+        "url": format!("{}p/session/{page}", emu.url)
+    });
+    s.portal_sessions.insert(page, session.clone());
+    ok(session)
 }
 
 async fn retrieve_subscription(State(emu): State<Arc<Emu>>, Path(id): Path<String>) -> Response {
@@ -1048,6 +1078,96 @@ async fn retrieve_product(State(emu): State<Arc<Emu>>, Path(id): Path<String>) -
     }
 }
 
+/// `GET /c/pay/{id}`: Checkout's hosted page, reduced to what a customer decides: pay or cancel.
+async fn checkout_page(State(emu): State<Arc<Emu>>, Path(id): Path<String>) -> Response {
+    let s = emu.state.lock().unwrap();
+    let Some(session) = s.sessions.get(&id) else {
+        return no_such_page(StatusCode::NOT_FOUND, "Checkout Session");
+    };
+    if session["status"] != "open" {
+        return closed_checkout(StatusCode::OK, session);
+    }
+    let price = &s.prices[session["_price"].as_str().unwrap_or_default()];
+    let name = price["nickname"].as_str().unwrap_or("Subscription");
+    let cents = price["unit_amount"].as_i64().unwrap_or(0);
+    let email = session["customer"]
+        .as_str()
+        .and_then(|c| s.customers.get(c))
+        .and_then(|c| c["email"].as_str())
+        .map(|e| format!("<p>Paying as {}.</p>", escape(e)))
+        .unwrap_or_default();
+    let body = format!(
+        "<h1>{name}</h1>\n<p>${}.{:02} per month, test mode: no card is charged.</p>\n{email}\n\
+         <form method=\"post\"><button type=\"submit\">Pay</button></form>\n\
+         <p><a href=\"{cancel}\">Cancel</a></p>",
+        cents / 100,
+        cents % 100,
+        name = escape(name),
+        cancel = escape(session["cancel_url"].as_str().unwrap_or_default()),
+    );
+    page(StatusCode::OK, &format!("Pay {name}"), &body)
+}
+
+/// `POST /c/pay/{id}`: the customer paid. The session completes as in
+/// [`StripeEmulator::complete_checkout`]; the events go out in the background (as Stripe's
+/// webhooks do, so they may arrive after the browser is back), and the browser goes to
+/// `success_url`.
+async fn pay(State(emu): State<Arc<Emu>>, Path(id): Path<String>) -> Response {
+    let (success_url, events) = {
+        let mut s = emu.state.lock().unwrap();
+        let Some(session) = s.sessions.get(&id) else {
+            return no_such_page(StatusCode::NOT_FOUND, "Checkout Session");
+        };
+        if session["status"] != "open" {
+            return closed_checkout(StatusCode::CONFLICT, session);
+        }
+        let success_url = session["success_url"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let (_, events) = s.complete_checkout(&id);
+        (success_url, events)
+    };
+    deliver_later(&emu, events);
+    axum::response::Redirect::to(&success_url).into_response()
+}
+
+/// `GET /p/session/{id}`: the billing portal, reduced to its way back.
+async fn portal_page(State(emu): State<Arc<Emu>>, Path(id): Path<String>) -> Response {
+    let s = emu.state.lock().unwrap();
+    let Some(session) = s.portal_sessions.get(&id) else {
+        return no_such_page(StatusCode::NOT_FOUND, "billing portal session");
+    };
+    let body = format!(
+        "<h1>Billing portal</h1>\n<p>Payment methods and invoices would be managed here.</p>\n\
+         <p><a href=\"{}\">Return to Orrery</a></p>",
+        escape(session["return_url"].as_str().unwrap_or_default()),
+    );
+    page(StatusCode::OK, "Billing portal", &body)
+}
+
+/// `POST /_emulator/webhooks/hold`: events queue up, as with [`StripeEmulator::hold_webhooks`],
+/// so a browser test sees the time before Stripe's webhook arrives.
+async fn hold_webhooks(State(emu): State<Arc<Emu>>) -> StatusCode {
+    emu.state.lock().unwrap().hold = true;
+    StatusCode::NO_CONTENT
+}
+
+/// `POST /_emulator/webhooks/release`: stops holding and delivers the held events, oldest first,
+/// in the background.
+async fn release_webhooks(State(emu): State<Arc<Emu>>) -> StatusCode {
+    let events = {
+        let mut s = emu.state.lock().unwrap();
+        s.hold = false;
+        let held = std::mem::take(&mut s.held);
+        held.iter()
+            .filter_map(|id| s.events.iter().find(|e| e["id"] == id.as_str()).cloned())
+            .collect()
+    };
+    deliver_later(&emu, events);
+    StatusCode::NO_CONTENT
+}
+
 async fn unknown_route(method: Method, uri: Uri) -> Response {
     stripe_error(
         StatusCode::NOT_FOUND,
@@ -1175,6 +1295,54 @@ fn stripe_error(
         error["param"] = json!(param);
     }
     (status, request_id(), axum::Json(json!({"error": error}))).into_response()
+}
+
+/// A hosted page: a whole HTML document around `body` (already escaped).
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <link rel=\"icon\" href=\"data:,\">\n\
+         <title>{} · Stripe emulator</title>\n</head>\n<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n",
+        escape(title)
+    );
+    (status, axum::response::Html(html)).into_response()
+}
+
+fn no_such_page(status: StatusCode, what: &str) -> Response {
+    page(
+        status,
+        "Not found",
+        &format!("<h1>No such {}</h1>", escape(what)),
+    )
+}
+
+/// The page of a session that can no longer be paid, with the way back.
+fn closed_checkout(status: StatusCode, session: &Value) -> Response {
+    let state = session["status"].as_str().unwrap_or_default();
+    let back = session["success_url"].as_str().unwrap_or_default();
+    let body = format!(
+        "<h1>This checkout is {}</h1>\n<p><a href=\"{}\">Return to Orrery</a></p>",
+        escape(state),
+        escape(back)
+    );
+    page(status, "Checkout closed", &body)
+}
+
+/// `text` with HTML's special characters escaped, for element content and quoted attributes.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// HMAC-SHA256 of `"{t}.{payload}"`, hex, as in Stripe's `v1` signatures.
