@@ -133,6 +133,8 @@ test('a forgotten password is reset from the link in the mail; the old one stops
   const problems = watch(page);
   await page.goto('/signin');
   await page.getByRole('link', { name: 'Forgot your password?' }).click();
+  // The sign-in page has an Email field too: type into the reset page's.
+  await expect(page.getByRole('heading', { name: 'Reset your password', level: 1 })).toBeVisible();
   await page.getByLabel('Email').fill(user.email);
   await page.getByRole('button', { name: 'Send the reset link' }).click();
   await expect(page.getByRole('status')).toContainText('a mail with a reset link is on its way');
