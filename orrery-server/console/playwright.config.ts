@@ -1,5 +1,6 @@
 // End-to-end tests: Debian's Chromium (never a downloaded browser) against a real
-// `orrery serve` with its own data directory, started by e2e/serve.sh.
+// `orrery serve` with its own data directory, the Stripe emulator and an SMTP sink, started by
+// e2e/serve.sh.
 
 import { defineConfig } from '@playwright/test';
 
@@ -37,5 +38,7 @@ export default defineConfig({
     reuseExistingServer: false,
     stdout: 'ignore',
     stderr: 'pipe',
+    // SIGTERM, so serve.sh stops the emulator and the sink and removes its data directory.
+    gracefulShutdown: { signal: 'SIGTERM', timeout: 10_000 },
   },
 });
