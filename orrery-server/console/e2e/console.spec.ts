@@ -1,6 +1,7 @@
-// The console in a real browser against a real server: the newcomer's journey, then every page
-// in both themes (screenshots in artifacts/, axe-core's serious and critical findings must be
-// none), at desktop and phone widths.
+// The console in a real browser against a real server: the newcomer's journey, a reset password,
+// paying for a plan on the Stripe emulator's Checkout page, then every page in both themes
+// (screenshots in artifacts/, axe-core's serious and critical findings must be none), at desktop
+// and phone widths.
 
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { AxeBuilder } from '@axe-core/playwright';
@@ -13,6 +14,7 @@ mkdirSync(shots, { recursive: true });
 
 const user = { name: 'Ada Lovelace', email: `ada-${Date.now()}@example.com`, password: 'correct horse battery' };
 const admin = { email: 'admin@example.com', password: 'e2e-admin-password' };
+const newcomer = { name: 'Grace Hopper', email: `grace-${Date.now()}@example.com`, password: 'a compiler of passphrases' };
 
 test.describe.configure({ mode: 'serial' });
 
@@ -174,6 +176,79 @@ test('an admin finds the account and changes its trial end', async ({ page }) =>
   await row.getByLabel(/Trial ends/).fill('2031-05-17');
   await row.getByRole('button', { name: 'Save' }).click();
   await expect(row).toContainText('trial ends May 17, 2031');
+  expect(problems).toEqual([]);
+});
+
+/** The facts of the billing page's "Your plan". */
+function yourPlan(page: Page) {
+  return page.getByRole('region', { name: 'Your plan' });
+}
+
+/** The billing page's card of `plan`. */
+function planCard(page: Page, plan: string) {
+  return page.getByRole('listitem').filter({ has: page.getByRole('heading', { name: plan, level: 3 }) });
+}
+
+test('a newcomer who cancels on the Checkout page comes back to an unchanged plan', async ({ page }) => {
+  const problems = watch(page);
+  await page.goto('/signup');
+  await page.getByLabel('Name').fill(newcomer.name);
+  await page.getByLabel('Email').fill(newcomer.email);
+  await page.getByLabel('Password').fill(newcomer.password);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('heading', { name: 'Graphs', level: 1 })).toBeVisible();
+  await page.getByRole('link', { name: 'Billing' }).click();
+  await expect(yourPlan(page)).toContainText(/Plan\s*Free/);
+  await expect(planCard(page, 'Free')).toContainText('Current plan');
+
+  await page.getByRole('button', { name: 'Upgrade to Pro' }).click();
+  await expect(page).toHaveURL(/\/c\/pay\/cs_test_\w+$/);
+  await expect(page.getByRole('heading', { name: 'Orrery Pro', level: 1 })).toBeVisible();
+  await page.getByRole('link', { name: 'Cancel' }).click();
+
+  await expect(page).toHaveURL(/\/billing\?checkout=canceled$/);
+  await expect(page.getByRole('status').filter({ hasText: 'Checkout was canceled' })).toContainText('nothing was charged');
+  await expect(yourPlan(page)).toContainText(/Plan\s*Free/);
+  await expect(yourPlan(page)).not.toContainText('Subscription');
+  await expect(planCard(page, 'Free')).toContainText('Current plan');
+  await expect(planCard(page, 'Pro').getByRole('button', { name: 'Upgrade to Pro' })).toBeEnabled();
+  expect(problems).toEqual([]);
+});
+
+test('a newcomer pays for Pro on the Checkout page and sees the plan once Stripe confirms it', async ({ page }) => {
+  const problems = watch(page);
+  await signIn(page, newcomer);
+  await page.getByRole('link', { name: 'Billing' }).click();
+  await page.getByRole('button', { name: 'Upgrade to Pro' }).click();
+  await expect(page).toHaveURL(/\/c\/pay\/cs_test_\w+$/);
+  await expect(page.getByText(`Paying as ${newcomer.email}.`)).toBeVisible();
+  // Stripe's webhook may come after the browser is back: the emulator holds it until told.
+  const webhooks = `${new URL(page.url()).origin}/_emulator/webhooks`;
+  expect((await page.request.post(`${webhooks}/hold`)).status()).toBe(204);
+  await page.getByRole('button', { name: 'Pay' }).click();
+
+  // The page waits for the webhook, looking again, then shows the plan.
+  await expect(page).toHaveURL(/\/billing\?checkout=success$/);
+  const notice = page.getByRole('status').filter({ hasText: /Payment received|Thank you/ });
+  await expect(notice).toHaveText('Payment received. Waiting for the payment provider to confirm it…');
+  await expect(yourPlan(page)).toContainText(/Plan\s*Free/);
+  expect((await page.request.post(`${webhooks}/release`)).status()).toBe(204);
+  await expect(notice).toHaveText('Thank you: your account is on the Pro plan.');
+  await expect(yourPlan(page)).toContainText(/Plan\s*Pro/);
+  await expect(yourPlan(page)).toContainText(/Subscription\s*Pro, active/);
+  await expect(planCard(page, 'Pro')).toContainText('Current plan');
+  await expect(page.getByRole('table')).toContainText('$29.00');
+
+  const upgraded = await mail(newcomer.email, 'plan_upgraded');
+  expect(upgraded.subject).toBe('You are now on the Orrery pro plan');
+  expect(upgraded.text).toContain('to the pro plan');
+
+  // The portal's way back leads to the billing page.
+  await page.getByRole('button', { name: 'Manage payment methods and invoices' }).click();
+  await expect(page.getByRole('heading', { name: 'Billing portal', level: 1 })).toBeVisible();
+  await page.getByRole('link', { name: 'Return to Orrery' }).click();
+  await expect(page).toHaveURL(/\/billing$/);
+  await expect(yourPlan(page)).toContainText(/Plan\s*Pro/);
   expect(problems).toEqual([]);
 });
 
