@@ -21,6 +21,8 @@ export type SessionStatus =
 export interface SessionState {
   readonly status: SessionStatus;
   readonly user: User | null;
+  /** Why the session ended here, when it was more than a sign-out. */
+  readonly ended?: 'account-deleted';
 }
 
 export interface RequestOptions {
@@ -158,6 +160,22 @@ export class ApiClient {
     return session.user;
   }
 
+  /**
+   * Deletes the account for good, proving it is its owner with `password` (left out for an
+   * account that signs in with Google only: the server wants a recent sign-in instead). The
+   * session then ends as on sign-out, here and in other tabs, and the server clears the cookie;
+   * the state says why (`ended`), so that the console can say it.
+   */
+  async deleteAccount(password?: string): Promise<void> {
+    await this.fetchResponse('/api/me', {
+      method: 'DELETE',
+      body: password === undefined ? undefined : { password },
+      headers: REFRESH_HEADER,
+    });
+    this.env.channel?.postMessage('signed-out');
+    this.end('account-deleted');
+  }
+
   /** Replaces the account shown (after a change that returns it). */
   setUser(user: User): void {
     if (this.state.status === 'signed-in') this.set({ status: 'signed-in', user });
@@ -219,11 +237,13 @@ export class ApiClient {
     }, delay);
   }
 
-  private end(): void {
+  private end(ended?: SessionState['ended']): void {
     this.token = null;
     this.env.clearTimeout(this.timer);
     this.timer = null;
-    if (this.state.status !== 'signed-out' || this.state.user !== null) {
+    if (ended !== undefined) {
+      this.set({ status: 'signed-out', user: null, ended });
+    } else if (this.state.status !== 'signed-out' || this.state.user !== null) {
       this.set({ status: 'signed-out', user: null });
     }
   }

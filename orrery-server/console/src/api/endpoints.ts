@@ -17,11 +17,17 @@ export function endpoints(c: ApiClient) {
           body: { token, password },
           auth: false,
         }),
+      /** Follows the link mailed to a new address (no session needed: it may be another browser). */
+      confirmEmail: (token: string) =>
+        c.request<{ user: T.User }>('/api/auth/email-change/confirm', { method: 'POST', body: { token }, auth: false }),
     },
     me: {
       get: () => c.request<{ user: T.User }>('/api/me'),
       update: (body: { name?: string; theme?: 'light' | 'dark' | 'system' }) =>
         c.request<{ user: T.User }>('/api/me', { method: 'PATCH', body }),
+      /** Mails a link to `email`; the account's address changes when it is followed. */
+      changeEmail: (email: string) =>
+        c.request<{ user: T.User; pending_email: string }>('/api/me', { method: 'PATCH', body: { email } }),
       exportData: () => c.fetchResponse('/api/me/export'),
     },
     graphs: {
