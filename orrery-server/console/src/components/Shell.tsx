@@ -3,6 +3,7 @@
 
 import { useState } from 'react';
 import { Link, Navigate, NavLink, Outlet, useLocation, useNavigate, useRouteError } from 'react-router';
+import { ACCOUNT_DELETED } from '../state/account';
 import { client, useSession } from '../state/session';
 import { setThemePreference, useThemePreference, type ThemePreference } from '../state/theme';
 import { Loading, PageTitle } from './ui';
@@ -104,9 +105,12 @@ export function ThemeSelect() {
   );
 }
 
-/** The signed-in pages: they wait for the session, and send others to sign in. */
+/**
+ * The signed-in pages: they wait for the session, and send others to sign in (after the account
+ * was deleted, with a notice that says so instead of a way back).
+ */
 export function RequireAuth() {
-  const { status } = useSession();
+  const { status, ended } = useSession();
   const location = useLocation();
   if (status === 'restoring') return <Loading label="Restoring your session…" />;
   if (status === 'unavailable') {
@@ -120,6 +124,9 @@ export function RequireAuth() {
         </p>
       </div>
     );
+  }
+  if (status === 'signed-out' && ended === 'account-deleted') {
+    return <Navigate to="/signin" replace state={ACCOUNT_DELETED} />;
   }
   if (status === 'signed-out') {
     const next = `${location.pathname}${location.search}`;

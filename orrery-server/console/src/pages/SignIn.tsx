@@ -1,10 +1,12 @@
-// `/signin`: email and password; back to where the visitor was going.
+// `/signin`: email and password; back to where the visitor was going. Also where a deleted
+// account lands, with a notice.
 
 import { useCallback, useState, type FormEvent } from 'react';
-import { Link, Navigate, useNavigate, useSearchParams } from 'react-router';
+import { Link, Navigate, useLocation, useNavigate, useSearchParams } from 'react-router';
 import { fieldError, formError } from '../api/problem';
 import { GoogleSignIn } from '../components/GoogleSignIn';
 import { Field, PageTitle, ProblemNotice } from '../components/ui';
+import { signedOutNotice } from '../state/account';
 import { client, useSession } from '../state/session';
 import { useAction } from '../state/useLoad';
 
@@ -16,6 +18,7 @@ export function safeNext(next: string | null): string {
 export function Component() {
   const [params] = useSearchParams();
   const navigate = useNavigate();
+  const notice = signedOutNotice(useLocation().state);
   const { status } = useSession();
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
@@ -31,6 +34,11 @@ export function Component() {
   return (
     <div className="narrow">
       <PageTitle>Sign in</PageTitle>
+      {notice && (
+        <div className="notice notice-ok" role="status">
+          <p>{notice}</p>
+        </div>
+      )}
       <form onSubmit={submit} noValidate className="form">
         {formError(error, fields) && <ProblemNotice problem={error} />}
         <Field
