@@ -22,6 +22,7 @@ const router = createBrowserRouter([
       { path: 'signup', lazy: () => import('./pages/SignUp') },
       { path: 'forgot-password', lazy: () => import('./pages/ForgotPassword') },
       { path: 'reset-password', lazy: () => import('./pages/ResetPassword') },
+      { path: 'confirm-email', lazy: () => import('./pages/ConfirmEmail') },
       {
         element: <RequireAuth />,
         children: [
