@@ -21,10 +21,10 @@ use crate::plan::Plan;
 pub enum StoreError {
     /// No such row, or it belongs to another account (callers cannot tell which).
     #[error("{0} not found")]
-    NotFound(&'static str),
+    NotFound(Entity),
     /// The write conflicts with what is stored: a unique value taken, or a stale version.
     #[error("{0} conflicts with the stored data")]
-    Conflict(&'static str),
+    Conflict(Constraint),
     /// The write would exceed a limit of the store itself (sizes, counts).
     #[error("{0}")]
     Limit(String),
@@ -41,6 +41,11 @@ pub enum StoreError {
         /// The most the owner may have.
         limit: u64,
     },
+    /// The backend cannot be reached right now: no connection became free in time, the
+    /// connection was refused, reset or lost, or the database is shutting down or starting.
+    /// Worth retrying shortly; the cause is for the logs.
+    #[error("storage backend is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The backend failed; the cause is for the logs, never for users.
     #[error("storage backend failed")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -48,6 +53,118 @@ pub enum StoreError {
 
 /// `Result` with [`StoreError`].
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What a [`StoreError::NotFound`] did not find.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Entity {
+    /// An account.
+    User,
+    /// A graph.
+    Graph,
+    /// A version of a graph.
+    GraphVersion,
+    /// A published agent.
+    Agent,
+    /// An API key.
+    ApiKey,
+    /// A mail template.
+    EmailTemplate,
+    /// A mail of the outbox under the caller's lease.
+    LeasedEmail,
+    /// The account or the graph an audit event refers to.
+    UserOrGraph,
+    /// A row another one refers to (a foreign key the backend could not attribute).
+    ReferencedRow,
+}
+
+impl Entity {
+    /// Its name in messages (`graph version`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entity::User => "user",
+            Entity::Graph => "graph",
+            Entity::GraphVersion => "graph version",
+            Entity::Agent => "agent",
+            Entity::ApiKey => "api key",
+            Entity::EmailTemplate => "email template",
+            Entity::LeasedEmail => "leased email",
+            Entity::UserOrGraph => "user or graph",
+            Entity::ReferencedRow => "referenced row",
+        }
+    }
+}
+
+impl std::fmt::Display for Entity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a [`StoreError::Conflict`] ran into: a unique value that is taken, or a base that is
+/// no longer current.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Constraint {
+    /// The email address belongs to another account.
+    Email,
+    /// The Google account is linked to another account.
+    GoogleAccount,
+    /// The payment provider's customer belongs to another account.
+    BillingCustomer,
+    /// The owner has a graph of this name.
+    GraphName,
+    /// Another graph is published under this agent id.
+    AgentId,
+    /// The graph's head is not the version the write was based on, or the version exists.
+    GraphVersion,
+    /// The graph's revision is not the one the write was based on (another save came first).
+    GraphRevision,
+    /// The API key's hash is taken.
+    ApiKey,
+    /// The refresh token's hash is taken.
+    RefreshToken,
+    /// The refresh token's family has been revoked (reuse detection).
+    RefreshTokenFamily,
+    /// The password reset token's hash is taken.
+    PasswordResetToken,
+    /// The subscription belongs to another account.
+    Subscription,
+    /// A mail with this dedupe key is in the outbox.
+    OutboxEmail,
+    /// A mail template of this name exists.
+    EmailTemplate,
+    /// A unique constraint the store has no name for.
+    Other,
+}
+
+impl Constraint {
+    /// Its name in messages (`graph name`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Constraint::Email | Constraint::OutboxEmail => "email",
+            Constraint::GoogleAccount => "google account",
+            Constraint::BillingCustomer => "billing customer",
+            Constraint::GraphName => "graph name",
+            Constraint::AgentId => "agent id",
+            Constraint::GraphVersion => "graph version",
+            Constraint::GraphRevision => "graph revision",
+            Constraint::ApiKey => "api key",
+            Constraint::RefreshToken => "refresh token",
+            Constraint::RefreshTokenFamily => "refresh token family",
+            Constraint::PasswordResetToken => "password reset token",
+            Constraint::Subscription => "subscription",
+            Constraint::EmailTemplate => "email template",
+            Constraint::Other => "row",
+        }
+    }
+}
+
+impl std::fmt::Display for Constraint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// A user's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -399,7 +516,7 @@ pub struct GraphUpdate {
     /// The version the client saw; a different head is a `Conflict` (never a lost update).
     pub base: Option<Digest>,
     /// The revision the client saw (name, description and visibility included); a different
-    /// one is a `Conflict("graph revision")`, checked atomically with the write.
+    /// one is a [`Constraint::GraphRevision`] conflict, checked atomically with the write.
     pub revision: Option<u64>,
     /// Who is saving.
     pub author_id: Uuid,
@@ -462,14 +579,14 @@ pub trait GraphStore: Send + Sync {
     /// Creates a graph with its first version; `Conflict` when the owner has a graph of that
     /// name or the agent id is taken, `Limit` when the document is over the store's size limit,
     /// `Quota` when the owner already has `graph.max_graphs` graphs (counted atomically with
-    /// the insert), `NotFound("user")` when the owner does not exist.
+    /// the insert), [`Entity::User`] not found when the owner does not exist.
     async fn create_graph(&self, graph: NewGraph) -> StoreResult<GraphRecord>;
     /// A graph that `viewer` may read (their own, or public).
     async fn graph(&self, id: Uuid, viewer: Option<Uuid>) -> StoreResult<GraphRecord>;
     /// Changes `owner`'s graph; a new document is written as a new version in the same
     /// transaction as the head update (and the pruning of versions beyond
-    /// `update.max_versions`). `Conflict("graph version")` when `update.base` is not the head,
-    /// `Conflict("graph revision")` when `update.revision` is not the revision (another save
+    /// `update.max_versions`). A [`Constraint::GraphVersion`] conflict when `update.base` is not
+    /// the head, a [`Constraint::GraphRevision`] conflict when `update.revision` is not the revision (another save
     /// came first), `Quota` when the owner's stored bytes would grow past
     /// `update.max_stored_bytes`; a document with the head's digest (moved nodes, ui data)
     /// replaces the head document without a new version. Every successful call bumps the
@@ -537,7 +654,7 @@ pub struct ApiKey {
 pub trait ApiKeyStore: Send + Sync {
     /// Stores a new key by its hash; `Quota` when `user` already has `max_live` live keys
     /// (counted atomically with the insert; `None` for no limit), `Conflict` when the hash is
-    /// taken, `NotFound("user")` when the account does not exist.
+    /// taken, [`Entity::User`] not found when the account does not exist.
     async fn create_api_key(
         &self,
         user: Uuid,

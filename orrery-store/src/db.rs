@@ -2,7 +2,7 @@
 //! once for both backends, the column types that differ between them (timestamps, JSON), write
 //! transactions, and the mapping of sqlx errors to [`StoreError`].
 
-use orrery_core::store::StoreError;
+use orrery_core::store::{Constraint, Entity, StoreError};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueFormat, PgValueRef};
@@ -93,7 +93,7 @@ impl BeginWrite for PgPool {
 /// Takes the owner's lock inside the write transaction `$tx` before a quota is counted: the
 /// users row `for update` on PostgreSQL (SQLite's `begin immediate` already holds the one write
 /// lock). Concurrent creates of one owner queue here, so each counts what the others inserted.
-/// Returns `NotFound("user")` from the enclosing function when the owner does not exist.
+/// Returns `NotFound(Entity::User)` from the enclosing function when the owner does not exist.
 macro_rules! lock_owner {
     ($tx:ident, $pg:ident, $owner:expr) => {{
         let sql = if $pg {
@@ -107,7 +107,9 @@ macro_rules! lock_owner {
             .await
             .db()?;
         if found.is_none() {
-            return Err(orrery_core::store::StoreError::NotFound("user"));
+            return Err(orrery_core::store::StoreError::NotFound(
+                orrery_core::store::Entity::User,
+            ));
         }
     }};
 }
@@ -287,57 +289,78 @@ impl<'r> Decode<'r, Postgres> for JsonText {
 
 /// What each unique constraint protects, for the `Conflict` it becomes. PostgreSQL names the
 /// constraint; SQLite names the columns (`UNIQUE constraint failed: users.email`).
-const UNIQUE: &[(&str, &str, &str)] = &[
-    ("users_email_key", "users.email", "email"),
-    ("users_google_sub_key", "users.google_sub", "google account"),
+const UNIQUE: &[(&str, &str, Constraint)] = &[
+    ("users_email_key", "users.email", Constraint::Email),
+    (
+        "users_google_sub_key",
+        "users.google_sub",
+        Constraint::GoogleAccount,
+    ),
     (
         "users_billing_customer_id_key",
         "users.billing_customer_id",
-        "billing customer",
+        Constraint::BillingCustomer,
     ),
     (
         "graphs_owner_name_key",
         "graphs.owner_id, graphs.name",
-        "graph name",
+        Constraint::GraphName,
     ),
-    ("graphs_agent_id_key", "graphs.agent_id", "agent id"),
+    (
+        "graphs_agent_id_key",
+        "graphs.agent_id",
+        Constraint::AgentId,
+    ),
     (
         "graph_versions_pkey",
         "graph_versions.graph_id, graph_versions.seq",
-        "graph version",
+        Constraint::GraphVersion,
     ),
-    ("api_keys_key_hash_key", "api_keys.key_hash", "api key"),
+    (
+        "api_keys_key_hash_key",
+        "api_keys.key_hash",
+        Constraint::ApiKey,
+    ),
     (
         "refresh_tokens_pkey",
         "refresh_tokens.token_hash",
-        "refresh token",
+        Constraint::RefreshToken,
     ),
     (
         "password_reset_tokens_pkey",
         "password_reset_tokens.token_hash",
-        "password reset token",
+        Constraint::PasswordResetToken,
     ),
     (
         "subscriptions_subscription_id_key",
         "subscriptions.subscription_id",
-        "subscription",
+        Constraint::Subscription,
     ),
     (
         "email_outbox_dedupe_key_key",
         "email_outbox.dedupe_key",
-        "email",
+        Constraint::OutboxEmail,
     ),
     (
         "email_templates_pkey",
         "email_templates.name",
-        "email template",
+        Constraint::EmailTemplate,
     ),
 ];
 
-/// Maps a sqlx error to what callers may see: unique violations become `Conflict` (named by
-/// constraint), a missing referenced row `NotFound`, text PostgreSQL cannot hold `Invalid`;
-/// anything else is logged here and returned as `Backend`, its SQL text never shown.
+/// Maps a sqlx error to what callers may see: a database out of reach for a moment becomes
+/// `Unavailable` (see [`is_unavailable`]), unique violations `Conflict` (named by constraint), a
+/// missing referenced row `NotFound`, text PostgreSQL cannot hold `Invalid`; anything else is
+/// logged here and returned as `Backend`, its SQL text never shown.
 pub(crate) fn map_err(error: sqlx::Error) -> StoreError {
+    if is_unavailable(&error) {
+        if matches!(error, sqlx::Error::PoolTimedOut) {
+            tracing::warn!("no database connection became free in time");
+        } else {
+            tracing::warn!(error = %error, "the database is unavailable");
+        }
+        return StoreError::Unavailable(Box::new(error));
+    }
     if let sqlx::Error::Database(db) = &error {
         match db.kind() {
             sqlx::error::ErrorKind::UniqueViolation => {
@@ -349,11 +372,11 @@ pub(crate) fn map_err(error: sqlx::Error) -> StoreError {
                         constraint.as_deref() == Some(*pg)
                             || message.ends_with(&format!("failed: {sqlite}"))
                     })
-                    .map_or("row", |(_, _, label)| label);
+                    .map_or(Constraint::Other, |(_, _, label)| *label);
                 return StoreError::Conflict(label);
             }
             sqlx::error::ErrorKind::ForeignKeyViolation => {
-                return StoreError::NotFound("referenced row");
+                return StoreError::NotFound(Entity::ReferencedRow);
             }
             _ => {}
         }
@@ -364,12 +387,26 @@ pub(crate) fn map_err(error: sqlx::Error) -> StoreError {
             return StoreError::Invalid("text cannot contain the NUL character".to_owned());
         }
     }
-    if matches!(error, sqlx::Error::PoolTimedOut) {
-        tracing::warn!("no database connection became free in time");
-    } else {
-        tracing::error!(error = %error, "database call failed");
-    }
+    tracing::error!(error = %error, "database call failed");
     StoreError::Backend(Box::new(error))
+}
+
+/// Whether `error` says the database is out of reach for a moment rather than refusing the
+/// query: no connection became free in time, the pool is closed, the connection was lost,
+/// refused or reset (I/O, TLS), or the server is shutting down, starting or out of
+/// connections (SQLSTATE class 08, 57P01–57P03, 53300).
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
 }
 
 /// A store error for data that the database holds but should not (a corrupt row).
@@ -414,4 +451,32 @@ pub(crate) fn page_bounds(page: orrery_core::store::Page) -> (i64, i64) {
     let limit = i64::from(page.limit.clamp(1, 1_000));
     let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
     (limit, offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use orrery_core::store::StoreError;
+
+    use crate::db::map_err;
+
+    #[test]
+    fn a_database_out_of_reach_is_unavailable_and_other_failures_are_backend() {
+        let refused = || std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        for error in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::WorkerCrashed,
+            sqlx::Error::Io(refused()),
+        ] {
+            let shown = error.to_string();
+            assert!(
+                matches!(map_err(error), StoreError::Unavailable(_)),
+                "{shown}"
+            );
+        }
+        assert!(matches!(
+            map_err(sqlx::Error::RowNotFound),
+            StoreError::Backend(_)
+        ));
+    }
 }

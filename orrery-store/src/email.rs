@@ -5,8 +5,8 @@
 //! each other; SQLite runs the same conditional update under its single writer lock.
 
 use orrery_core::store::{
-    EmailOutbox, EmailStatus, EmailTemplate, EmailTemplateStore, NewEmail, OutboxEmail, Page,
-    Paged, StoreError, StoreResult,
+    EmailOutbox, EmailStatus, EmailTemplate, EmailTemplateStore, Entity, NewEmail, OutboxEmail,
+    Page, Paged, StoreError, StoreResult,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -100,7 +100,7 @@ impl EmailTemplateStore for Store {
             .await
             .db()?
         });
-        row.ok_or(StoreError::NotFound("email template"))?
+        row.ok_or(StoreError::NotFound(Entity::EmailTemplate))?
             .try_into()
     }
 
@@ -183,7 +183,7 @@ impl EmailOutbox for Store {
             .execute(db)
             .await
             .db()
-            .map_err(missing("user"))?
+            .map_err(missing(Entity::User))?
             .rows_affected()
         });
         Ok((done == 1).then_some(id))
@@ -341,7 +341,7 @@ impl EmailOutbox for Store {
 
 fn leased(rows_affected: u64) -> StoreResult<()> {
     if rows_affected == 0 {
-        return Err(StoreError::NotFound("leased email"));
+        return Err(StoreError::NotFound(Entity::LeasedEmail));
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! The monitoring log: [`MonitoringStore`].
 
-use orrery_core::store::{EventFilter, MonitoringEvent, MonitoringStore, Paged, StoreResult};
+use orrery_core::store::{
+    Entity, EventFilter, MonitoringEvent, MonitoringStore, Paged, StoreResult,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -70,7 +72,7 @@ impl MonitoringStore for Store {
             .execute(db)
             .await
             .db()
-            .map_err(missing("user or graph"))?;
+            .map_err(missing(Entity::UserOrGraph))?;
         });
         Ok(MonitoringEvent {
             id,

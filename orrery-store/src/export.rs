@@ -3,7 +3,7 @@
 //! transaction so the parts agree. Secrets stay out: no password hash, Google subject, key
 //! hash, token, or mail variables (a reset mail's variables hold a live link).
 
-use orrery_core::store::{StoreError, StoreResult};
+use orrery_core::store::{Entity, StoreError, StoreResult};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -134,7 +134,7 @@ pub(crate) async fn export_user(store: &Store, id: Uuid) -> StoreResult<Value> {
             .fetch_optional(&mut *tx)
             .await
             .db()?
-            .ok_or(StoreError::NotFound("user"))?;
+            .ok_or(StoreError::NotFound(Entity::User))?;
             let graphs = sqlx::query_as::<_, GraphExportRow>(
                 "select id, name, description, agent_id, is_public, head, created_at, \
                  updated_at, graph_data from graphs where owner_id = $1 order by created_at, id",

@@ -8,8 +8,8 @@
 
 use orrery_core::document::AgentVersion;
 use orrery_core::store::{
-    AgentCaller, GraphFilter, GraphRecord, GraphStore, GraphSummary, GraphUpdate, GraphVersion,
-    NewGraph, Page, Paged, StoreError, StoreResult, VersionSummary,
+    AgentCaller, Constraint, Entity, GraphFilter, GraphRecord, GraphStore, GraphSummary,
+    GraphUpdate, GraphVersion, NewGraph, Page, Paged, StoreError, StoreResult, VersionSummary,
 };
 use orrery_core::{Digest, Graph};
 use uuid::Uuid;
@@ -244,7 +244,7 @@ impl GraphStore for Store {
             .execute(&mut *tx)
             .await
             .db()
-            .map_err(missing("user"))?;
+            .map_err(missing(Entity::User))?;
             sqlx::query(
                 "insert into graph_versions (graph_id, seq, digest, parent, author_id, \
                  created_at, node_count, packed, stored_bytes) \
@@ -296,7 +296,7 @@ impl GraphStore for Store {
                 .await
                 .db()?
         });
-        row.ok_or(StoreError::NotFound("graph"))?.try_into()
+        row.ok_or(StoreError::NotFound(Entity::Graph))?.try_into()
     }
 
     #[tracing::instrument(skip_all, fields(graph_id = %id, owner_id = %owner))]
@@ -349,16 +349,16 @@ impl GraphStore for Store {
                 .fetch_optional(&mut *tx)
                 .await
                 .db()?
-                .ok_or(StoreError::NotFound("graph"))?;
+                .ok_or(StoreError::NotFound(Entity::Graph))?;
             let head = digest(current.head)?;
             if update.base.is_some_and(|base| base != head) {
-                return Err(StoreError::Conflict("graph version"));
+                return Err(StoreError::Conflict(Constraint::GraphVersion));
             }
             if update
                 .revision
                 .is_some_and(|revision| i64::try_from(revision) != Ok(current.revision))
             {
-                return Err(StoreError::Conflict("graph revision"));
+                return Err(StoreError::Conflict(Constraint::GraphRevision));
             }
             let mut version_count = current.version_count;
             let mut version_bytes = current.version_bytes;
@@ -570,7 +570,7 @@ impl GraphStore for Store {
                 .fetch_optional(&mut *tx)
                 .await
                 .db()?
-                .ok_or(StoreError::Conflict("graph version"))?;
+                .ok_or(StoreError::Conflict(Constraint::GraphVersion))?;
             // Only a write that grows the owner's storage can go over the quota: a smaller
             // document or pruned versions are welcome even on an account over it.
             let grew =
@@ -629,7 +629,7 @@ impl GraphStore for Store {
                 .rows_affected()
         });
         if done == 0 {
-            return Err(StoreError::NotFound("graph"));
+            return Err(StoreError::NotFound(Entity::Graph));
         }
         Ok(())
     }
@@ -739,7 +739,7 @@ impl GraphStore for Store {
             .fetch_optional(db)
             .await
             .db()?;
-            let total = total.ok_or(StoreError::NotFound("graph"))?;
+            let total = total.ok_or(StoreError::NotFound(Entity::Graph))?;
             let rows = sqlx::query_as::<_, VersionSummaryRow>(
                 "select graph_id, digest, parent, author_id, created_at, node_count \
                  from graph_versions where graph_id = $1 order by seq desc limit $2 offset $3",
@@ -790,7 +790,7 @@ impl GraphStore for Store {
             .fetch_optional(db)
             .await
             .db()?
-            .ok_or(StoreError::NotFound("graph version"))?;
+            .ok_or(StoreError::NotFound(Entity::GraphVersion))?;
             // The version's row and the newer ones its deltas can reach, in one read (a
             // concurrent save only repacks rows, never changes a text).
             let rows = sqlx::query_as::<_, PackedRow>(CHAIN_ROWS)
@@ -829,7 +829,7 @@ impl GraphStore for Store {
                 .await
                 .db()?
         });
-        row.ok_or(StoreError::NotFound("agent"))?.try_into()
+        row.ok_or(StoreError::NotFound(Entity::Agent))?.try_into()
     }
 
     #[tracing::instrument(skip_all, fields(agent_id = %agent_id))]
@@ -968,7 +968,7 @@ pub(crate) fn digest(bytes: Vec<u8>) -> StoreResult<Digest> {
 }
 
 /// Maps the `NotFound` of a foreign key violation to the row that was missing.
-pub(crate) fn missing(what: &'static str) -> impl Fn(StoreError) -> StoreError {
+pub(crate) fn missing(what: Entity) -> impl Fn(StoreError) -> StoreError {
     move |e| match e {
         StoreError::NotFound(_) => StoreError::NotFound(what),
         e => e,

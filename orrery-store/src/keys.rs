@@ -1,6 +1,6 @@
 //! API keys: [`ApiKeyStore`]. Only the key's SHA-256 and a display prefix are stored.
 
-use orrery_core::store::{ApiKey, ApiKeyStore, StoreError, StoreResult};
+use orrery_core::store::{ApiKey, ApiKeyStore, Entity, StoreError, StoreResult};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -90,7 +90,7 @@ impl ApiKeyStore for Store {
                 .fetch_one(&mut *tx)
                 .await
                 .db()
-                .map_err(missing("user"))?;
+                .map_err(missing(Entity::User))?;
             tx.commit().await.db()?;
             row
         });
@@ -176,7 +176,7 @@ impl ApiKeyStore for Store {
             (revoked, exists)
         });
         if exists == 0 {
-            return Err(StoreError::NotFound("api key"));
+            return Err(StoreError::NotFound(Entity::ApiKey));
         }
         Ok(revoked > 0)
     }
@@ -204,7 +204,7 @@ impl ApiKeyStore for Store {
             .fetch_optional(&mut *tx)
             .await
             .db()?;
-            let name = name.ok_or(StoreError::NotFound("api key"))?;
+            let name = name.ok_or(StoreError::NotFound(Entity::ApiKey))?;
             let row = sqlx::query_as::<_, KeyRow>(INSERT_KEY)
                 .bind(Uuid::now_v7())
                 .bind(user)
@@ -233,7 +233,7 @@ impl ApiKeyStore for Store {
                 .rows_affected()
         });
         if done == 0 {
-            return Err(StoreError::NotFound("api key"));
+            return Err(StoreError::NotFound(Entity::ApiKey));
         }
         Ok(())
     }

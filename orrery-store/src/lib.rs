@@ -6,8 +6,9 @@
 //! embedders).
 //!
 //! Invariants:
-//! - callers only see the storage traits and [`StoreError`]; no SQL text leaks out (causes are
-//!   logged with `tracing` and boxed in [`StoreError::Backend`]);
+//! - callers only see the storage traits and [`StoreError`]; no SQL text or sqlx type leaks out
+//!   (causes are logged with `tracing` and boxed in [`StoreError::Backend`], or in
+//!   [`StoreError::Unavailable`] when the database is out of reach for a moment);
 //! - every backend behaves the same: one conformance suite (`tests/conformance`) runs every
 //!   case on SQLite, PostgreSQL and the memory store;
 //! - a saved document becomes an immutable version in the same transaction as the head update,

@@ -13,12 +13,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use orrery_core::billing::SubscriptionState;
 use orrery_core::store::{
-    AgentCaller, ApiKey, ApiKeyStore, EmailOutbox, EmailStatus, EmailTemplate, EmailTemplateStore,
-    EventFilter, Granularity, GraphFilter, GraphRecord, GraphStore, GraphSummary, GraphUpdate,
-    GraphVersion, MonitoringEvent, MonitoringStore, NewEmail, NewGraph, NewUser, OutboxEmail, Page,
-    Paged, RefreshUse, SessionStats, StoreError, StoreResult, SubscriptionRecord,
-    SubscriptionStore, Theme, TokenStore, UsageBucket, UsageRecord, UsageStore, User, UserFilter,
-    UserPatch, UserStore, VersionSummary,
+    AgentCaller, ApiKey, ApiKeyStore, Constraint, EmailOutbox, EmailStatus, EmailTemplate,
+    EmailTemplateStore, Entity, EventFilter, Granularity, GraphFilter, GraphRecord, GraphStore,
+    GraphSummary, GraphUpdate, GraphVersion, MonitoringEvent, MonitoringStore, NewEmail, NewGraph,
+    NewUser, OutboxEmail, Page, Paged, RefreshUse, SessionStats, StoreError, StoreResult,
+    SubscriptionRecord, SubscriptionStore, Theme, TokenStore, UsageBucket, UsageRecord, UsageStore,
+    User, UserFilter, UserPatch, UserStore, VersionSummary,
 };
 use orrery_core::{Digest, Graph};
 use serde_json::{Value, json};
@@ -232,7 +232,7 @@ impl State {
 
     fn user_exists(&self, id: Uuid) -> StoreResult<()> {
         if !self.users.contains_key(&id) {
-            return Err(StoreError::NotFound("user"));
+            return Err(StoreError::NotFound(Entity::User));
         }
         Ok(())
     }
@@ -278,12 +278,12 @@ impl UserStore for MemoryStore {
         check_secretish(user.password_hash.as_deref(), user.google_sub.as_deref())?;
         let mut s = self.lock();
         if s.users.values().any(|u| u.email == email) {
-            return Err(StoreError::Conflict("email"));
+            return Err(StoreError::Conflict(Constraint::Email));
         }
         if let Some(sub) = &user.google_sub
             && s.users.values().any(|u| u.google_sub.as_ref() == Some(sub))
         {
-            return Err(StoreError::Conflict("google account"));
+            return Err(StoreError::Conflict(Constraint::GoogleAccount));
         }
         let created = User {
             id: Uuid::now_v7(),
@@ -309,7 +309,7 @@ impl UserStore for MemoryStore {
             .users
             .get(&id)
             .cloned()
-            .ok_or(StoreError::NotFound("user"))
+            .ok_or(StoreError::NotFound(Entity::User))
     }
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
@@ -345,14 +345,17 @@ impl UserStore for MemoryStore {
         if let Some(sub) = &patch.google_sub
             && others().any(|u| u.google_sub.as_ref() == Some(sub))
         {
-            return Err(StoreError::Conflict("google account"));
+            return Err(StoreError::Conflict(Constraint::GoogleAccount));
         }
         if let Some(customer) = &patch.billing_customer_id
             && others().any(|u| u.billing_customer_id.as_ref() == Some(customer))
         {
-            return Err(StoreError::Conflict("billing customer"));
+            return Err(StoreError::Conflict(Constraint::BillingCustomer));
         }
-        let user = s.users.get_mut(&id).ok_or(StoreError::NotFound("user"))?;
+        let user = s
+            .users
+            .get_mut(&id)
+            .ok_or(StoreError::NotFound(Entity::User))?;
         if patch != UserPatch::default() {
             user.updated_at = now();
         }
@@ -385,7 +388,10 @@ impl UserStore for MemoryStore {
 
     async fn touch_user(&self, id: Uuid, when: OffsetDateTime) -> StoreResult<()> {
         let mut s = self.lock();
-        let user = s.users.get_mut(&id).ok_or(StoreError::NotFound("user"))?;
+        let user = s
+            .users
+            .get_mut(&id)
+            .ok_or(StoreError::NotFound(Entity::User))?;
         user.last_seen_at = Some(at(when));
         Ok(())
     }
@@ -430,7 +436,7 @@ impl UserStore for MemoryStore {
         let mut guard = self.lock();
         let s = &mut *guard;
         if s.users.remove(&id).is_none() {
-            return Err(StoreError::NotFound("user"));
+            return Err(StoreError::NotFound(Entity::User));
         }
         // Everything the account owns goes with it, as the SQL schema's cascades do.
         let graphs: Vec<Uuid> = s
@@ -498,12 +504,12 @@ impl GraphStore for MemoryStore {
             });
         }
         if s.graph_name_taken(graph.owner_id, &graph.name, None) {
-            return Err(StoreError::Conflict("graph name"));
+            return Err(StoreError::Conflict(Constraint::GraphName));
         }
         if let Some(agent_id) = &graph.agent_id
             && s.agent_id_taken(agent_id, None)
         {
-            return Err(StoreError::Conflict("agent id"));
+            return Err(StoreError::Conflict(Constraint::AgentId));
         }
         let created = now();
         let node_count = count(doc.node_count);
@@ -552,7 +558,7 @@ impl GraphStore for MemoryStore {
         let s = self.lock();
         let graph = s
             .readable(id, viewer)
-            .ok_or(StoreError::NotFound("graph"))?;
+            .ok_or(StoreError::NotFound(Entity::Graph))?;
         Ok(graph.record.clone())
     }
 
@@ -581,27 +587,30 @@ impl GraphStore for MemoryStore {
         let mut s = self.lock();
         let (head, revision) = match s.graphs.get(&id) {
             Some(g) if g.record.owner_id == owner => (g.record.head, g.record.revision),
-            _ => return Err(StoreError::NotFound("graph")),
+            _ => return Err(StoreError::NotFound(Entity::Graph)),
         };
         if update.base.is_some_and(|base| base != head) {
-            return Err(StoreError::Conflict("graph version"));
+            return Err(StoreError::Conflict(Constraint::GraphVersion));
         }
         if update.revision.is_some_and(|r| r != revision) {
-            return Err(StoreError::Conflict("graph revision"));
+            return Err(StoreError::Conflict(Constraint::GraphRevision));
         }
         // Every check before the first write: a refused update changes nothing.
         if let Some(name) = &update.name
             && s.graph_name_taken(owner, name, Some(id))
         {
-            return Err(StoreError::Conflict("graph name"));
+            return Err(StoreError::Conflict(Constraint::GraphName));
         }
         if let Some(Some(agent_id)) = &update.agent_id
             && s.agent_id_taken(agent_id, Some(id))
         {
-            return Err(StoreError::Conflict("agent id"));
+            return Err(StoreError::Conflict(Constraint::AgentId));
         }
         let used_before = s.stored_bytes(owner);
-        let graph = s.graphs.get(&id).ok_or(StoreError::NotFound("graph"))?;
+        let graph = s
+            .graphs
+            .get(&id)
+            .ok_or(StoreError::NotFound(Entity::Graph))?;
         let agent = match &update.agent_id {
             Some(agent) => agent.clone(),
             None => graph.record.agent_id.clone(),
@@ -703,7 +712,10 @@ impl GraphStore for MemoryStore {
                 limit: max,
             });
         }
-        let graph = s.graphs.get_mut(&id).ok_or(StoreError::NotFound("graph"))?;
+        let graph = s
+            .graphs
+            .get_mut(&id)
+            .ok_or(StoreError::NotFound(Entity::Graph))?;
         if let Some(refs) = refs {
             graph.versions = versions;
             graph.refs = refs;
@@ -740,7 +752,7 @@ impl GraphStore for MemoryStore {
         let mut s = self.lock();
         match s.graphs.get(&id) {
             Some(g) if g.record.owner_id == owner => {}
-            _ => return Err(StoreError::NotFound("graph")),
+            _ => return Err(StoreError::NotFound(Entity::Graph)),
         }
         s.remove_graph(id);
         Ok(())
@@ -799,7 +811,7 @@ impl GraphStore for MemoryStore {
         let s = self.lock();
         let graph = s
             .readable(id, viewer)
-            .ok_or(StoreError::NotFound("graph"))?;
+            .ok_or(StoreError::NotFound(Entity::Graph))?;
         let newest_first: Vec<&VersionEntry> = graph.versions.iter().rev().collect();
         let mut paged = page_of(newest_first, page, |v| VersionSummary {
             graph_id: id,
@@ -822,13 +834,13 @@ impl GraphStore for MemoryStore {
         let s = self.lock();
         let graph = s
             .readable(id, viewer)
-            .ok_or(StoreError::NotFound("graph version"))?;
+            .ok_or(StoreError::NotFound(Entity::GraphVersion))?;
         let version = graph
             .versions
             .iter()
             .rev()
             .find(|v| v.digest == digest)
-            .ok_or(StoreError::NotFound("graph version"))?;
+            .ok_or(StoreError::NotFound(Entity::GraphVersion))?;
         let text = graph.text_of(version.stored.seq)?;
         Ok(GraphVersion {
             graph_id: id,
@@ -851,7 +863,7 @@ impl GraphStore for MemoryStore {
                     && (g.is_public || Some(g.owner_id) == viewer)
             })
             .cloned()
-            .ok_or(StoreError::NotFound("agent"))
+            .ok_or(StoreError::NotFound(Entity::Agent))
     }
 
     async fn callers(&self, agent_id: &str, viewer: Option<Uuid>) -> StoreResult<Vec<AgentCaller>> {
@@ -947,7 +959,7 @@ impl ApiKeyStore for MemoryStore {
         let mut s = self.lock();
         let key = match s.keys.get_mut(&id) {
             Some(k) if k.key.user_id == user => &mut k.key,
-            _ => return Err(StoreError::NotFound("api key")),
+            _ => return Err(StoreError::NotFound(Entity::ApiKey)),
         };
         if key.revoked_at.is_some() {
             return Ok(false);
@@ -968,7 +980,7 @@ impl ApiKeyStore for MemoryStore {
         // Only a live key rotates: a revoked one may have been revoked because it leaked.
         let name = match s.keys.get(&id) {
             Some(k) if k.key.user_id == user && k.key.revoked_at.is_none() => k.key.name.clone(),
-            _ => return Err(StoreError::NotFound("api key")),
+            _ => return Err(StoreError::NotFound(Entity::ApiKey)),
         };
         let at = now();
         let new = insert_key(&mut s, user, &name, prefix, hash, at)?;
@@ -980,7 +992,10 @@ impl ApiKeyStore for MemoryStore {
 
     async fn touch_api_key(&self, id: Uuid, when: OffsetDateTime) -> StoreResult<()> {
         let mut s = self.lock();
-        let key = s.keys.get_mut(&id).ok_or(StoreError::NotFound("api key"))?;
+        let key = s
+            .keys
+            .get_mut(&id)
+            .ok_or(StoreError::NotFound(Entity::ApiKey))?;
         key.key.last_used_at = Some(at(when));
         Ok(())
     }
@@ -1001,11 +1016,11 @@ impl TokenStore for MemoryStore {
             .values()
             .any(|t| t.family == family && t.revoked_at.is_some())
         {
-            return Err(StoreError::Conflict("refresh token family"));
+            return Err(StoreError::Conflict(Constraint::RefreshTokenFamily));
         }
         s.user_exists(user)?;
         if s.refresh.contains_key(hash) {
-            return Err(StoreError::Conflict("refresh token"));
+            return Err(StoreError::Conflict(Constraint::RefreshToken));
         }
         s.refresh.insert(
             *hash,
@@ -1083,7 +1098,7 @@ impl TokenStore for MemoryStore {
         let mut s = self.lock();
         s.user_exists(user)?;
         if s.resets.contains_key(hash) {
-            return Err(StoreError::Conflict("password reset token"));
+            return Err(StoreError::Conflict(Constraint::PasswordResetToken));
         }
         s.resets.insert(
             *hash,
@@ -1138,7 +1153,7 @@ impl SubscriptionStore for MemoryStore {
             .iter()
             .any(|(owner, sub)| *owner != user && sub.subscription_id == state.subscription_id)
         {
-            return Err(StoreError::Conflict("subscription"));
+            return Err(StoreError::Conflict(Constraint::Subscription));
         }
         s.subscriptions.insert(user, state);
         Ok(true)
@@ -1224,7 +1239,7 @@ impl UsageStore for MemoryStore {
         let mut s = self.lock();
         // The key must be the account's own: usage is never booked on another account's key.
         if !key_is_theirs(&s, record) {
-            return Err(StoreError::NotFound("api key"));
+            return Err(StoreError::NotFound(Entity::ApiKey));
         }
         s.user_exists(record.user_id)?;
         s.usage.push(stored_usage(record));
@@ -1360,7 +1375,7 @@ impl MonitoringStore for MemoryStore {
         let user_missing = user.is_some_and(|u| !s.users.contains_key(&u));
         let graph_missing = graph.is_some_and(|g| !s.graphs.contains_key(&g));
         if user_missing || graph_missing {
-            return Err(StoreError::NotFound("user or graph"));
+            return Err(StoreError::NotFound(Entity::UserOrGraph));
         }
         let event = MonitoringEvent {
             id: Uuid::now_v7(),
@@ -1395,7 +1410,7 @@ impl EmailTemplateStore for MemoryStore {
             .templates
             .get(name)
             .cloned()
-            .ok_or(StoreError::NotFound("email template"))
+            .ok_or(StoreError::NotFound(Entity::EmailTemplate))
     }
 
     async fn list_templates(&self) -> StoreResult<Vec<EmailTemplate>> {
@@ -1595,7 +1610,7 @@ fn insert_key(
 ) -> StoreResult<ApiKey> {
     s.user_exists(user)?;
     if s.keys.values().any(|k| &k.hash == hash) {
-        return Err(StoreError::Conflict("api key"));
+        return Err(StoreError::Conflict(Constraint::ApiKey));
     }
     let key = ApiKey {
         id: Uuid::now_v7(),
@@ -1647,7 +1662,7 @@ fn leased_by<'s>(s: &'s mut State, id: Uuid, owner: &str) -> StoreResult<&'s mut
         .filter(|m| {
             m.lease_owner.as_deref() == Some(owner) && m.email.status == EmailStatus::Pending
         })
-        .ok_or(StoreError::NotFound("leased email"))?;
+        .ok_or(StoreError::NotFound(Entity::LeasedEmail))?;
     mail.lease_owner = None;
     mail.lease_until = None;
     Ok(mail)
@@ -1655,7 +1670,7 @@ fn leased_by<'s>(s: &'s mut State, id: Uuid, owner: &str) -> StoreResult<&'s mut
 
 /// The account export, in the same shape as `export.rs` writes it.
 fn export(s: &State, id: Uuid) -> StoreResult<Value> {
-    let user = s.users.get(&id).ok_or(StoreError::NotFound("user"))?;
+    let user = s.users.get(&id).ok_or(StoreError::NotFound(Entity::User))?;
     let mut graphs: Vec<&GraphEntry> = s
         .graphs
         .values()

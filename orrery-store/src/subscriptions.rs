@@ -1,7 +1,7 @@
 //! Subscriptions and processed webhook events: [`SubscriptionStore`].
 
 use orrery_core::billing::{SubscriptionState, SubscriptionStatus};
-use orrery_core::store::{StoreResult, SubscriptionRecord, SubscriptionStore};
+use orrery_core::store::{Entity, StoreResult, SubscriptionRecord, SubscriptionStore};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -85,7 +85,7 @@ impl SubscriptionStore for Store {
             .execute(db)
             .await
             .db()
-            .map_err(missing("user"))?
+            .map_err(missing(Entity::User))?
             .rows_affected()
         });
         Ok(done > 0)

@@ -1,7 +1,7 @@
 //! Refresh tokens (rotating, in families, with reuse detection) and password-reset tokens:
 //! [`TokenStore`]. Tokens are stored as SHA-256 hashes only.
 
-use orrery_core::store::{RefreshUse, StoreError, StoreResult, TokenStore};
+use orrery_core::store::{Constraint, Entity, RefreshUse, StoreError, StoreResult, TokenStore};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -46,11 +46,11 @@ impl TokenStore for Store {
             .execute(db)
             .await
             .db()
-            .map_err(missing("user"))?
+            .map_err(missing(Entity::User))?
             .rows_affected()
         });
         if done == 0 {
-            return Err(StoreError::Conflict("refresh token family"));
+            return Err(StoreError::Conflict(Constraint::RefreshTokenFamily));
         }
         Ok(())
     }
@@ -172,7 +172,7 @@ impl TokenStore for Store {
             .execute(db)
             .await
             .db()
-            .map_err(missing("user"))?;
+            .map_err(missing(Entity::User))?;
         });
         Ok(())
     }

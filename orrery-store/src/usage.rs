@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use orrery_core::store::{
-    Granularity, SessionStats, StoreError, StoreResult, UsageBucket, UsageRecord, UsageStore,
+    Entity, Granularity, SessionStats, StoreError, StoreResult, UsageBucket, UsageRecord,
+    UsageStore,
 };
 use time::{Date, Duration, OffsetDateTime, Time};
 use uuid::Uuid;
@@ -74,11 +75,11 @@ impl UsageStore for Store {
             .execute(db)
             .await
             .db()
-            .map_err(missing("user"))?
+            .map_err(missing(Entity::User))?
             .rows_affected()
         });
         if done == 0 {
-            return Err(StoreError::NotFound("api key"));
+            return Err(StoreError::NotFound(Entity::ApiKey));
         }
         Ok(())
     }

@@ -2,7 +2,8 @@
 
 use orrery_core::Plan;
 use orrery_core::store::{
-    NewUser, Paged, Role, StoreError, StoreResult, Theme, User, UserFilter, UserPatch, UserStore,
+    Entity, NewUser, Paged, Role, StoreError, StoreResult, Theme, User, UserFilter, UserPatch,
+    UserStore,
 };
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -98,7 +99,7 @@ impl UserStore for Store {
                 .await
                 .db()?
         });
-        row.ok_or(StoreError::NotFound("user"))?.try_into()
+        row.ok_or(StoreError::NotFound(Entity::User))?.try_into()
     }
 
     #[tracing::instrument(skip_all)]
@@ -180,7 +181,7 @@ impl UserStore for Store {
                 .await
                 .db()?
         });
-        row.ok_or(StoreError::NotFound("user"))?.try_into()
+        row.ok_or(StoreError::NotFound(Entity::User))?.try_into()
     }
 
     #[tracing::instrument(skip_all, fields(user_id = %id))]
@@ -196,7 +197,7 @@ impl UserStore for Store {
                 .rows_affected()
         });
         if done == 0 {
-            return Err(StoreError::NotFound("user"));
+            return Err(StoreError::NotFound(Entity::User));
         }
         Ok(())
     }
@@ -266,7 +267,7 @@ impl UserStore for Store {
                 .rows_affected()
         });
         if done == 0 {
-            return Err(StoreError::NotFound("user"));
+            return Err(StoreError::NotFound(Entity::User));
         }
         Ok(())
     }

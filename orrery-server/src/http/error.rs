@@ -300,7 +300,9 @@ impl IntoResponse for ApiError {
         // Services wrap store errors in their own; whatever the path, a database that is away
         // for a moment is a 503 to retry, not a 500.
         let this = match self {
-            ApiError::Internal(e) if e.chain().any(is_transient) => ApiError::StorageUnavailable(e),
+            ApiError::Internal(e) if e.chain().any(is_storage_unavailable) => {
+                ApiError::StorageUnavailable(e)
+            }
             other => other,
         };
         let status = this.status();
@@ -336,7 +338,7 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
-            StoreError::NotFound(what) => ApiError::NotFound(what),
+            StoreError::NotFound(what) => ApiError::NotFound(what.as_str()),
             StoreError::Conflict(what) => {
                 ApiError::Conflict(format!("{what} conflicts with existing data"))
             }
@@ -346,7 +348,7 @@ impl From<StoreError> for ApiError {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
                 detail: message,
             },
-            other if is_transient(&other) => ApiError::StorageUnavailable(other.into()),
+            e @ StoreError::Unavailable(_) => ApiError::StorageUnavailable(e.into()),
             other => ApiError::Internal(other.into()),
         }
     }
@@ -384,44 +386,14 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
-/// Whether `error` itself says the database is away for a moment rather than refusing the
-/// query: no connection became free in time, the connection was lost, refused or reset, or the
-/// server is shutting down or starting (SQLSTATE class 08, and 57P01–57P03). [`ApiError`]
-/// looks for one along an error's chain of causes.
-pub fn is_transient(error: &(dyn std::error::Error + 'static)) -> bool {
-    if let Some(error) = error.downcast_ref::<StoreError>() {
-        return match error {
-            StoreError::Backend(cause) => is_transient(cause.as_ref()),
-            _ => false,
-        };
-    }
-    if let Some(error) = error.downcast_ref::<sqlx::Error>() {
-        return match error {
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => true,
-            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-                code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
-            }),
-            _ => false,
-        };
-    }
-    if let Some(error) = error.downcast_ref::<std::io::Error>() {
-        use std::io::ErrorKind as K;
-        return matches!(
-            error.kind(),
-            K::ConnectionRefused
-                | K::ConnectionReset
-                | K::ConnectionAborted
-                | K::BrokenPipe
-                | K::NotConnected
-                | K::UnexpectedEof
-                | K::TimedOut
-        );
-    }
-    false
+/// Whether `error` is a [`StoreError::Unavailable`]: the store found the database away for a
+/// moment (which causes count is the store's call, not the server's). [`ApiError`] looks for
+/// one along an error's chain of causes.
+fn is_storage_unavailable(error: &(dyn std::error::Error + 'static)) -> bool {
+    matches!(
+        error.downcast_ref::<StoreError>(),
+        Some(StoreError::Unavailable(_))
+    )
 }
 
 #[cfg(test)]
@@ -430,6 +402,10 @@ mod tests {
 
     fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
         StoreError::Backend(Box::new(e))
+    }
+
+    fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+        StoreError::Unavailable(Box::new(e))
     }
 
     /// The status, `Retry-After` and problem `type` a store error is answered with, whether
@@ -451,19 +427,11 @@ mod tests {
     #[test]
     fn a_database_away_for_a_moment_is_a_503_with_retry_after() {
         let io = || std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        for e in [
-            backend(sqlx::Error::PoolTimedOut),
-            backend(sqlx::Error::PoolClosed),
-            backend(sqlx::Error::Io(io())),
-        ] {
-            assert_eq!(answer(e).0, 503);
-        }
-        let (status, retry) = answer(backend(sqlx::Error::PoolTimedOut));
+        let (status, retry) = answer(unavailable(io()));
         assert_eq!((status, retry.as_deref()), (503, Some("2")));
-        // Wrapped as services do: the cause is found along the chain.
-        let wrapped = ApiError::internal(
-            anyhow::Error::new(backend(sqlx::Error::Io(io()))).context("signing in failed"),
-        );
+        // Wrapped as services do: the store's verdict is found along the chain.
+        let wrapped =
+            ApiError::internal(anyhow::Error::new(unavailable(io())).context("signing in failed"));
         let problem = wrapped.into_response();
         assert_eq!(problem.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(problem.headers()[header::RETRY_AFTER], "2");
@@ -471,10 +439,18 @@ mod tests {
 
     #[test]
     fn other_store_failures_stay_500s() {
-        assert_eq!(answer(backend(sqlx::Error::RowNotFound)).0, 500);
+        // Which causes mean "away for a moment" is the store's call: a `Backend` error is a 500
+        // whatever it wraps.
+        let io = || std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(answer(backend(io())).0, 500);
         assert_eq!(
             answer(StoreError::Backend("stored graph is malformed".into())).0,
             500
+        );
+        let wrapped = ApiError::internal(anyhow::Error::new(io()).context("calling out failed"));
+        assert_eq!(
+            wrapped.into_response().status(),
+            StatusCode::INTERNAL_SERVER_ERROR
         );
         let wrapped = ApiError::internal(anyhow::anyhow!("a handler panicked"));
         assert_eq!(

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use orrery_core::plan::{LimitExceeded, LimitKind};
-use orrery_core::store::{GraphRecord, GraphUpdate, NewGraph, StoreError};
+use orrery_core::store::{Constraint, GraphRecord, GraphUpdate, NewGraph, StoreError};
 use orrery_core::{Diagnostic, Digest, Plan};
 use serde_json::value::RawValue;
 use uuid::Uuid;
@@ -367,9 +367,7 @@ impl Graphs {
             .await;
         let record = match saved {
             Ok(record) => record,
-            Err(StoreError::Conflict(what))
-                if what.contains("version") || what.contains("revision") =>
-            {
+            Err(StoreError::Conflict(Constraint::GraphVersion | Constraint::GraphRevision)) => {
                 let now = self.store.graph(id, Some(actor.id)).await?;
                 return Err(match precondition {
                     Precondition::IfMatch { .. } => GraphError::PreconditionFailed {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use orrery_core::Plan;
 use orrery_core::billing::{SubscriptionState, SubscriptionStatus};
-use orrery_core::store::{StoreError, UserPatch};
+use orrery_core::store::{Constraint, Entity, StoreError, UserPatch};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -53,7 +53,7 @@ pub async fn stale_subscription_state_does_not_overwrite_newer(db: &TestDb) {
                 &state(SubscriptionStatus::Active, Plan::Pro, t2)
             )
             .await,
-        Err(StoreError::NotFound("user") | StoreError::Conflict(_))
+        Err(StoreError::NotFound(Entity::User) | StoreError::Conflict(_))
     ));
 }
 
@@ -108,7 +108,7 @@ pub async fn subscriptions_are_found_by_provider_ids(db: &TestDb) {
         store
             .apply_subscription(carol.id, &state(SubscriptionStatus::Active, Plan::Pro, t))
             .await,
-        Err(StoreError::Conflict("subscription"))
+        Err(StoreError::Conflict(Constraint::Subscription))
     ));
 
     assert_eq!(store.user_by_customer("cus_1").await.unwrap(), Some(ada.id));

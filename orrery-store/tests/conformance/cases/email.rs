@@ -3,7 +3,9 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use orrery_core::store::{EmailStatus, EmailTemplate, NewEmail, Page, StoreError, email_backoff};
+use orrery_core::store::{
+    EmailStatus, EmailTemplate, Entity, NewEmail, Page, StoreError, email_backoff,
+};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -56,7 +58,7 @@ pub async fn templates_are_seeded_with_their_variables(db: &TestDb) {
     assert!(reset.text.contains("{{ reset_url }}"));
     assert!(matches!(
         store.template("nope").await,
-        Err(StoreError::NotFound("email template"))
+        Err(StoreError::NotFound(Entity::EmailTemplate))
     ));
 }
 
@@ -151,7 +153,7 @@ pub async fn outbox_dedupes_by_key(db: &TestDb) {
                 now
             )
             .await,
-        Err(StoreError::NotFound("user"))
+        Err(StoreError::NotFound(Entity::User))
     ));
 }
 
@@ -203,7 +205,7 @@ pub async fn concurrent_leasers_never_get_the_same_mail(db: &TestDb) {
     for (id, owner) in &owners[..10] {
         assert!(matches!(
             store.mark_email_sent(*id, "someone-else", now).await,
-            Err(StoreError::NotFound("leased email"))
+            Err(StoreError::NotFound(Entity::LeasedEmail))
         ));
         store.mark_email_sent(*id, owner, now).await.unwrap();
     }
@@ -253,7 +255,7 @@ pub async fn outbox_reschedules_fails_and_frees_expired_leases(db: &TestDb) {
     assert_eq!(taken[0].attempts, 2);
     assert!(matches!(
         store.reschedule_email(id, "w1", "late", now).await,
-        Err(StoreError::NotFound("leased email"))
+        Err(StoreError::NotFound(Entity::LeasedEmail))
     ));
     let retry_at = now + Duration::minutes(2) + email_backoff(taken[0].attempts);
     store

@@ -3,7 +3,9 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use orrery_core::store::{GraphFilter, GraphUpdate, NewGraph, Page, StoreError};
+use orrery_core::store::{
+    Constraint, Entity, GraphFilter, GraphUpdate, NewGraph, Page, StoreError,
+};
 use orrery_core::{Digest, Graph};
 use orrery_store::{Backend, StoreOptions};
 use uuid::Uuid;
@@ -231,7 +233,10 @@ pub async fn stale_base_is_a_conflict(db: &TestDb) {
     let stale = store
         .update_graph(v1.id, ada.id, update(ada.id, v1.head, doc("theirs", 0.0)))
         .await;
-    assert!(matches!(stale, Err(StoreError::Conflict("graph version"))));
+    assert!(matches!(
+        stale,
+        Err(StoreError::Conflict(Constraint::GraphVersion))
+    ));
     // Metadata changes from a stale base conflict too.
     let stale = store
         .update_graph(
@@ -245,7 +250,10 @@ pub async fn stale_base_is_a_conflict(db: &TestDb) {
             },
         )
         .await;
-    assert!(matches!(stale, Err(StoreError::Conflict("graph version"))));
+    assert!(matches!(
+        stale,
+        Err(StoreError::Conflict(Constraint::GraphVersion))
+    ));
     let now = store.graph(v1.id, Some(ada.id)).await.unwrap();
     assert_eq!(now.head, v2.head);
     assert_eq!(now.name, "flow");
@@ -281,7 +289,7 @@ pub async fn concurrent_updates_from_one_base_have_one_winner_per_version(db: &T
                     assert_eq!(record.head, digest);
                     won.push(digest);
                 }
-                (_, Err(StoreError::Conflict("graph version"))) => {}
+                (_, Err(StoreError::Conflict(Constraint::GraphVersion))) => {}
                 (_, Err(other)) => panic!("round {round}: unexpected error {other:?}"),
             }
         }
@@ -328,7 +336,10 @@ pub async fn failed_head_update_leaves_no_orphan_version(db: &TestDb) {
             },
         )
         .await;
-    assert!(matches!(result, Err(StoreError::Conflict("graph name"))));
+    assert!(matches!(
+        result,
+        Err(StoreError::Conflict(Constraint::GraphName))
+    ));
     let after = store.graph(flow.id, Some(ada.id)).await.unwrap();
     assert_eq!(after, flow);
     let versions = store
@@ -411,7 +422,7 @@ pub async fn taken_graph_name_or_agent_id_is_a_conflict(db: &TestDb) {
         store
             .create_graph(new_graph(ada.id, "flow", doc("x", 0.0)))
             .await,
-        Err(StoreError::Conflict("graph name"))
+        Err(StoreError::Conflict(Constraint::GraphName))
     ));
     // Names are per owner.
     graph(store, bob.id, "flow", false).await;
@@ -431,7 +442,7 @@ pub async fn taken_graph_name_or_agent_id_is_a_conflict(db: &TestDb) {
                 ..new_graph(bob.id, "mine", doc("t", 0.0))
             })
             .await,
-        Err(StoreError::Conflict("agent id"))
+        Err(StoreError::Conflict(Constraint::AgentId))
     ));
     let other = graph(store, bob.id, "other", false).await;
     assert!(matches!(
@@ -446,7 +457,7 @@ pub async fn taken_graph_name_or_agent_id_is_a_conflict(db: &TestDb) {
                 }
             )
             .await,
-        Err(StoreError::Conflict("agent id"))
+        Err(StoreError::Conflict(Constraint::AgentId))
     ));
     // Unpublishing frees the id.
     store
@@ -606,7 +617,7 @@ pub async fn bad_graph_input_is_a_typed_error(db: &TestDb) {
         let kind = match store.create_graph(input).await {
             Err(StoreError::Invalid(_)) => "invalid",
             Err(StoreError::Limit(_)) => "limit",
-            Err(StoreError::NotFound("user")) => "not found",
+            Err(StoreError::NotFound(Entity::User)) => "not found",
             other => panic!("{name:?}: unexpected {other:?}"),
         };
         assert_eq!(kind, expected, "{name:?}");
@@ -634,25 +645,25 @@ pub async fn bad_graph_input_is_a_typed_error(db: &TestDb) {
     let nothing = Uuid::now_v7();
     assert!(matches!(
         store.graph(nothing, Some(ada.id)).await,
-        Err(StoreError::NotFound("graph"))
+        Err(StoreError::NotFound(Entity::Graph))
     ));
     assert!(matches!(
         store
             .update_graph(nothing, ada.id, GraphUpdate::default())
             .await,
-        Err(StoreError::NotFound("graph"))
+        Err(StoreError::NotFound(Entity::Graph))
     ));
     assert!(matches!(
         store.delete_graph(nothing, ada.id).await,
-        Err(StoreError::NotFound("graph"))
+        Err(StoreError::NotFound(Entity::Graph))
     ));
     assert!(matches!(
         store.versions(nothing, Some(ada.id), Page::default()).await,
-        Err(StoreError::NotFound("graph"))
+        Err(StoreError::NotFound(Entity::Graph))
     ));
     assert!(matches!(
         store.agent("nobody-published-this", Some(ada.id)).await,
-        Err(StoreError::NotFound("agent"))
+        Err(StoreError::NotFound(Entity::Agent))
     ));
 }
 
@@ -903,11 +914,11 @@ pub async fn agents_are_found_by_id_when_readable(db: &TestDb) {
     );
     assert!(matches!(
         store.agent("private-agent", Some(bob.id)).await,
-        Err(StoreError::NotFound("agent"))
+        Err(StoreError::NotFound(Entity::Agent))
     ));
     assert!(matches!(
         store.agent("private-agent", None).await,
-        Err(StoreError::NotFound("agent"))
+        Err(StoreError::NotFound(Entity::Agent))
     ));
     assert_eq!(
         store.agent("public_agent", Some(bob.id)).await.unwrap(),
@@ -928,7 +939,7 @@ pub async fn deleting_a_graph_deletes_its_versions(db: &TestDb) {
     store.delete_graph(flow.id, ada.id).await.unwrap();
     assert!(matches!(
         store.graph(flow.id, Some(ada.id)).await,
-        Err(StoreError::NotFound("graph"))
+        Err(StoreError::NotFound(Entity::Graph))
     ));
     assert!(matches!(
         store.version(flow.id, Some(ada.id), flow.head).await,
@@ -936,7 +947,7 @@ pub async fn deleting_a_graph_deletes_its_versions(db: &TestDb) {
     ));
     assert!(matches!(
         store.delete_graph(flow.id, ada.id).await,
-        Err(StoreError::NotFound("graph"))
+        Err(StoreError::NotFound(Entity::Graph))
     ));
     let raw = db.raw().await;
     assert_eq!(raw.count("select count(*) from graph_versions").await, 1);
@@ -1019,6 +1030,6 @@ pub async fn concurrent_creates_stop_at_the_graph_quota(db: &TestDb) {
                 ..new_graph(Uuid::now_v7(), "orphan", doc("o", 0.0))
             })
             .await,
-        Err(StoreError::NotFound("user"))
+        Err(StoreError::NotFound(Entity::User))
     ));
 }

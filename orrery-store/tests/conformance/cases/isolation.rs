@@ -1,7 +1,9 @@
 //! One account never reaches another's private rows: every such call is `NotFound`, exactly
 //! like a row that does not exist.
 
-use orrery_core::store::{EventFilter, GraphFilter, GraphUpdate, Page, StoreError, UsageRecord};
+use orrery_core::store::{
+    Entity, EventFilter, GraphFilter, GraphUpdate, Page, StoreError, UsageRecord,
+};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -17,17 +19,17 @@ pub async fn private_graphs_of_others_are_not_found(db: &TestDb) {
 
     assert!(matches!(
         store.graph(secret.id, Some(bob.id)).await,
-        Err(StoreError::NotFound("graph"))
+        Err(StoreError::NotFound(Entity::Graph))
     ));
     assert!(matches!(
         store.graph(secret.id, None).await,
-        Err(StoreError::NotFound("graph"))
+        Err(StoreError::NotFound(Entity::Graph))
     ));
     assert!(matches!(
         store
             .versions(secret.id, Some(bob.id), Page::default())
             .await,
-        Err(StoreError::NotFound("graph"))
+        Err(StoreError::NotFound(Entity::Graph))
     ));
     assert!(matches!(
         store.version(secret.id, Some(bob.id), secret.head).await,
@@ -43,11 +45,11 @@ pub async fn private_graphs_of_others_are_not_found(db: &TestDb) {
         };
         assert!(matches!(
             store.update_graph(id, bob.id, change).await,
-            Err(StoreError::NotFound("graph"))
+            Err(StoreError::NotFound(Entity::Graph))
         ));
         assert!(matches!(
             store.delete_graph(id, bob.id).await,
-            Err(StoreError::NotFound("graph"))
+            Err(StoreError::NotFound(Entity::Graph))
         ));
     }
     assert_eq!(store.graph(shared.id, Some(bob.id)).await.unwrap(), shared);
@@ -79,13 +81,13 @@ pub async fn keys_usage_and_events_of_others_are_out_of_reach(db: &TestDb) {
     assert_eq!(store.count_api_keys(bob.id).await.unwrap(), 0);
     assert!(matches!(
         store.revoke_api_key(bob.id, key.id).await,
-        Err(StoreError::NotFound("api key"))
+        Err(StoreError::NotFound(Entity::ApiKey))
     ));
     assert!(matches!(
         store
             .rotate_api_key(bob.id, key.id, "ork_bob", &hash(2))
             .await,
-        Err(StoreError::NotFound("api key"))
+        Err(StoreError::NotFound(Entity::ApiKey))
     ));
     assert_eq!(
         store.api_key_by_hash(&hash(1)).await.unwrap(),
@@ -105,7 +107,7 @@ pub async fn keys_usage_and_events_of_others_are_out_of_reach(db: &TestDb) {
     };
     assert!(matches!(
         store.record_usage(&call).await,
-        Err(StoreError::NotFound("api key"))
+        Err(StoreError::NotFound(Entity::ApiKey))
     ));
     store
         .record_usage(&UsageRecord {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use orrery_core::store::StoreError;
+use orrery_core::store::{Constraint, Entity, StoreError};
 use orrery_store::Backend;
 use time::macros::datetime;
 
@@ -57,7 +57,7 @@ pub async fn api_keys_round_trip(db: &TestDb) {
         store
             .create_api_key(ada.id, "dup", "ork_live_cd", &hash(2), None)
             .await,
-        Err(StoreError::Conflict("api key"))
+        Err(StoreError::Conflict(Constraint::ApiKey))
     ));
     for (name, prefix) in [("", "p"), ("n", ""), (&"n".repeat(201)[..], "p")] {
         assert!(matches!(
@@ -71,11 +71,11 @@ pub async fn api_keys_round_trip(db: &TestDb) {
         store
             .create_api_key(uuid::Uuid::now_v7(), "orphan", "p", &hash(4), None)
             .await,
-        Err(StoreError::NotFound("user"))
+        Err(StoreError::NotFound(Entity::User))
     ));
     assert!(matches!(
         store.touch_api_key(uuid::Uuid::now_v7(), used).await,
-        Err(StoreError::NotFound("api key"))
+        Err(StoreError::NotFound(Entity::ApiKey))
     ));
 }
 
@@ -132,7 +132,7 @@ pub async fn rotating_a_key_revokes_it_and_keeps_its_name(db: &TestDb) {
         store
             .rotate_api_key(ada.id, old.id, "ork_x", &hash(3))
             .await,
-        Err(StoreError::NotFound("api key"))
+        Err(StoreError::NotFound(Entity::ApiKey))
     ));
     // A rotation whose new hash is taken changes nothing.
     store
@@ -143,7 +143,7 @@ pub async fn rotating_a_key_revokes_it_and_keeps_its_name(db: &TestDb) {
         store
             .rotate_api_key(ada.id, new.id, "ork_y", &hash(4))
             .await,
-        Err(StoreError::Conflict("api key"))
+        Err(StoreError::Conflict(Constraint::ApiKey))
     ));
     assert_eq!(store.api_key_by_hash(&hash(2)).await.unwrap(), Some(new));
 }
@@ -176,11 +176,11 @@ pub async fn revoking_says_whether_this_call_revoked_the_key(db: &TestDb) {
     // Someone else's key, or none at all, is not found, whether live or revoked.
     assert!(matches!(
         store.revoke_api_key(bob.id, key.id).await,
-        Err(StoreError::NotFound("api key"))
+        Err(StoreError::NotFound(Entity::ApiKey))
     ));
     assert!(matches!(
         store.revoke_api_key(ada.id, uuid::Uuid::now_v7()).await,
-        Err(StoreError::NotFound("api key"))
+        Err(StoreError::NotFound(Entity::ApiKey))
     ));
 }
 
@@ -253,6 +253,6 @@ pub async fn concurrent_creates_stop_at_the_key_quota(db: &TestDb) {
         store
             .create_api_key(uuid::Uuid::now_v7(), "orphan", "ork_x", &hash(206), Some(5))
             .await,
-        Err(StoreError::NotFound("user"))
+        Err(StoreError::NotFound(Entity::User))
     ));
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use orrery_core::store::{GraphUpdate, NewGraph, Page, StoreError};
+use orrery_core::store::{Constraint, GraphUpdate, NewGraph, Page, StoreError};
 use orrery_core::{Digest, Graph};
 use uuid::Uuid;
 
@@ -402,7 +402,10 @@ pub async fn every_change_bumps_the_revision_and_a_stale_one_is_a_conflict(db: &
             },
         )
         .await;
-    assert!(matches!(stale, Err(StoreError::Conflict("graph revision"))));
+    assert!(matches!(
+        stale,
+        Err(StoreError::Conflict(Constraint::GraphRevision))
+    ));
     let moved = store
         .update_graph(flow.id, ada.id, save(ada.id, doc("flow", 9.0)))
         .await
@@ -435,7 +438,7 @@ pub async fn every_change_bumps_the_revision_and_a_stale_one_is_a_conflict(db: &
                 won += 1;
                 assert_eq!(record.revision, 4);
             }
-            Err(StoreError::Conflict("graph revision")) => {}
+            Err(StoreError::Conflict(Constraint::GraphRevision)) => {}
             Err(other) => panic!("unexpected error {other:?}"),
         }
     }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use orrery_core::store::{RefreshUse, StoreError};
+use orrery_core::store::{Constraint, Entity, RefreshUse, StoreError};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -51,7 +51,7 @@ pub async fn refresh_tokens_rotate_and_reuse_revokes_the_family(db: &TestDb) {
         store
             .create_refresh_token(ada.id, family, &hash(3), week)
             .await,
-        Err(StoreError::Conflict("refresh token family"))
+        Err(StoreError::Conflict(Constraint::RefreshTokenFamily))
     ));
     assert_eq!(
         store.use_refresh_token(&hash(9), now).await.unwrap(),
@@ -121,13 +121,13 @@ pub async fn expired_and_revoked_refresh_tokens_are_invalid(db: &TestDb) {
         store
             .create_refresh_token(Uuid::now_v7(), Uuid::now_v7(), &hash(5), now)
             .await,
-        Err(StoreError::NotFound("user"))
+        Err(StoreError::NotFound(Entity::User))
     ));
     assert!(matches!(
         store
             .create_refresh_token(bob.id, Uuid::now_v7(), &hash(4), now)
             .await,
-        Err(StoreError::Conflict("refresh token"))
+        Err(StoreError::Conflict(Constraint::RefreshToken))
     ));
 }
 
@@ -178,7 +178,7 @@ pub async fn reset_tokens_are_single_use_and_expire(db: &TestDb) {
         store
             .create_reset_token(Uuid::now_v7(), &hash(8), hour)
             .await,
-        Err(StoreError::NotFound("user"))
+        Err(StoreError::NotFound(Entity::User))
     ));
 }
 

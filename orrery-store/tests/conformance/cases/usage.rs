@@ -1,7 +1,7 @@
 //! Usage counters, usage history and the monitoring log.
 
 use orrery_core::store::{
-    EventFilter, Granularity, Page, SessionStats, StoreError, UsageBucket, UsageRecord,
+    Entity, EventFilter, Granularity, Page, SessionStats, StoreError, UsageBucket, UsageRecord,
 };
 use serde_json::json;
 use time::OffsetDateTime;
@@ -96,7 +96,7 @@ pub async fn usage_is_counted_per_user_and_key_over_a_period(db: &TestDb) {
         store
             .record_usage(&call(uuid::Uuid::now_v7(), None, start))
             .await,
-        Err(StoreError::NotFound("user"))
+        Err(StoreError::NotFound(Entity::User))
     ));
 }
 
