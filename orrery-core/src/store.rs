@@ -128,6 +128,8 @@ pub enum Constraint {
     RefreshTokenFamily,
     /// The password reset token's hash is taken.
     PasswordResetToken,
+    /// The email-change token's hash is taken.
+    EmailChangeToken,
     /// The subscription belongs to another account.
     Subscription,
     /// A mail with this dedupe key is in the outbox.
@@ -153,6 +155,7 @@ impl Constraint {
             Constraint::RefreshToken => "refresh token",
             Constraint::RefreshTokenFamily => "refresh token family",
             Constraint::PasswordResetToken => "password reset token",
+            Constraint::EmailChangeToken => "email change token",
             Constraint::Subscription => "subscription",
             Constraint::EmailTemplate => "email template",
             Constraint::Other => "row",
@@ -364,11 +367,49 @@ pub trait UserStore: Send + Sync {
     async fn touch_user(&self, id: Uuid, at: OffsetDateTime) -> StoreResult<()>;
     /// Lists accounts, newest first.
     async fn list_users(&self, filter: &UserFilter) -> StoreResult<Paged<User>>;
-    /// Deletes an account and everything it owns.
+    /// Deletes an account and everything it owns, in one transaction. An account that had a
+    /// payment provider customer leaves a [`BillingRecord`] (no name, no email), as accounting
+    /// needs.
     async fn delete_user(&self, id: Uuid) -> StoreResult<()>;
     /// Everything one account owns, as JSON: profile, graphs with versions, keys (without
     /// hashes), subscription, usage and events.
     async fn export_user(&self, id: Uuid) -> StoreResult<Value>;
+    /// Stores an email-change token: following it gives `user` the address `new_email`.
+    async fn create_email_change(
+        &self,
+        user: Uuid,
+        new_email: &str,
+        hash: &[u8; 32],
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Uses an email-change token once: the account takes its new address (and every other
+    /// outstanding change of the account is used up). `None` when the token is unknown, used
+    /// or expired; `Conflict` when another account has the address by now.
+    async fn confirm_email_change(
+        &self,
+        hash: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<User>>;
+    /// The billing records deleted accounts left, newest first.
+    async fn billing_records(&self, page: Page) -> StoreResult<Paged<BillingRecord>>;
+}
+
+/// What is kept of a deleted account that had a payment provider customer: enough to match
+/// the provider's invoices, nothing that names a person.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillingRecord {
+    /// The record's id.
+    pub id: Uuid,
+    /// The provider's customer id (its invoices carry it).
+    pub customer_id: String,
+    /// The last subscription, if there was one.
+    pub subscription_id: Option<String>,
+    /// The plan the account had.
+    pub plan: Plan,
+    /// When the account was created.
+    pub account_created_at: OffsetDateTime,
+    /// When it was deleted.
+    pub deleted_at: OffsetDateTime,
 }
 
 /// A graph as stored: its metadata and current version.

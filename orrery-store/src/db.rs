@@ -332,6 +332,11 @@ const UNIQUE: &[(&str, &str, Constraint)] = &[
         Constraint::PasswordResetToken,
     ),
     (
+        "email_change_tokens_pkey",
+        "email_change_tokens.token_hash",
+        Constraint::EmailChangeToken,
+    ),
+    (
         "subscriptions_subscription_id_key",
         "subscriptions.subscription_id",
         Constraint::Subscription,

@@ -369,6 +369,11 @@ const SQLITE_MIGRATIONS: &[Embedded] = &[
         "user_theme_and_updated_at",
         include_str!("../migrations/sqlite/0004_user_theme_and_updated_at.sql"),
     ),
+    (
+        5,
+        "email_change_and_account_deletion",
+        include_str!("../migrations/sqlite/0005_email_change_and_account_deletion.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[Embedded] = &[
     (
@@ -390,6 +395,11 @@ const POSTGRES_MIGRATIONS: &[Embedded] = &[
         4,
         "user_theme_and_updated_at",
         include_str!("../migrations/postgres/0004_user_theme_and_updated_at.sql"),
+    ),
+    (
+        5,
+        "email_change_and_account_deletion",
+        include_str!("../migrations/postgres/0005_email_change_and_account_deletion.sql"),
     ),
 ];
 

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use orrery_core::billing::SubscriptionState;
+use orrery_core::store::BillingRecord;
 use orrery_core::store::{
     AgentCaller, ApiKey, ApiKeyStore, Constraint, EmailOutbox, EmailStatus, EmailTemplate,
     EmailTemplateStore, Entity, EventFilter, Granularity, GraphFilter, GraphRecord, GraphStore,
@@ -133,6 +134,8 @@ impl MemoryStore {
             ("email_templates", n(s.templates.len())),
             ("refresh_tokens", n(s.refresh.len())),
             ("password_reset_tokens", n(s.resets.len())),
+            ("email_change_tokens", n(s.email_changes.len())),
+            ("billing_records", n(s.billing_records.len())),
             ("email_outbox", n(s.outbox.len())),
         ])
     }
@@ -152,6 +155,8 @@ struct State {
     keys: HashMap<Uuid, KeyEntry>,
     refresh: HashMap<[u8; 32], RefreshEntry>,
     resets: HashMap<[u8; 32], ResetEntry>,
+    email_changes: HashMap<[u8; 32], EmailChangeEntry>,
+    billing_records: Vec<BillingRecord>,
     /// By account.
     subscriptions: BTreeMap<Uuid, SubscriptionState>,
     webhook_events: HashMap<String, (String, OffsetDateTime)>,
@@ -212,6 +217,13 @@ struct RefreshEntry {
 
 struct ResetEntry {
     user_id: Uuid,
+    expires_at: OffsetDateTime,
+    used_at: Option<OffsetDateTime>,
+}
+
+struct EmailChangeEntry {
+    user_id: Uuid,
+    new_email: String,
     expires_at: OffsetDateTime,
     used_at: Option<OffsetDateTime>,
 }
@@ -435,8 +447,18 @@ impl UserStore for MemoryStore {
     async fn delete_user(&self, id: Uuid) -> StoreResult<()> {
         let mut guard = self.lock();
         let s = &mut *guard;
-        if s.users.remove(&id).is_none() {
+        let Some(user) = s.users.remove(&id) else {
             return Err(StoreError::NotFound(Entity::User));
+        };
+        if let Some(customer_id) = user.billing_customer_id {
+            s.billing_records.push(BillingRecord {
+                id: Uuid::now_v7(),
+                customer_id,
+                subscription_id: s.subscriptions.get(&id).map(|x| x.subscription_id.clone()),
+                plan: user.plan,
+                account_created_at: user.created_at,
+                deleted_at: now(),
+            });
         }
         // Everything the account owns goes with it, as the SQL schema's cascades do.
         let graphs: Vec<Uuid> = s
@@ -456,6 +478,7 @@ impl UserStore for MemoryStore {
             .retain(|u| u.user_id != id && u.api_key_id.is_none_or(|k| keys.contains_key(&k)));
         s.refresh.retain(|_, t| t.user_id != id);
         s.resets.retain(|_, t| t.user_id != id);
+        s.email_changes.retain(|_, t| t.user_id != id);
         s.outbox.retain(|_, m| m.email.user_id != Some(id));
         Ok(())
     }
@@ -463,6 +486,73 @@ impl UserStore for MemoryStore {
     async fn export_user(&self, id: Uuid) -> StoreResult<Value> {
         let s = self.lock();
         export(&s, id)
+    }
+
+    async fn create_email_change(
+        &self,
+        user: Uuid,
+        new_email: &str,
+        hash: &[u8; 32],
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let new_email = normalize_email(new_email)?;
+        let mut s = self.lock();
+        s.user_exists(user)?;
+        if s.email_changes.contains_key(hash) {
+            return Err(StoreError::Conflict(Constraint::EmailChangeToken));
+        }
+        s.email_changes.insert(
+            *hash,
+            EmailChangeEntry {
+                user_id: user,
+                new_email,
+                expires_at: at(expires_at),
+                used_at: None,
+            },
+        );
+        Ok(())
+    }
+
+    async fn confirm_email_change(
+        &self,
+        hash: &[u8; 32],
+        when: OffsetDateTime,
+    ) -> StoreResult<Option<User>> {
+        let when = at(when);
+        let mut s = self.lock();
+        let (user, email) = match s.email_changes.get(hash) {
+            Some(t) if t.used_at.is_none() && t.expires_at > when => {
+                (t.user_id, t.new_email.clone())
+            }
+            _ => return Ok(None),
+        };
+        if s.users.values().any(|u| u.id != user && u.email == email) {
+            return Err(StoreError::Conflict(Constraint::Email));
+        }
+        let Some(account) = s.users.get_mut(&user) else {
+            return Ok(None);
+        };
+        account.email = email;
+        account.updated_at = when;
+        let account = account.clone();
+        for t in s.email_changes.values_mut().filter(|t| t.user_id == user) {
+            t.used_at.get_or_insert(when);
+        }
+        Ok(Some(account))
+    }
+
+    async fn billing_records(&self, page: Page) -> StoreResult<Paged<BillingRecord>> {
+        let s = self.lock();
+        let mut records = s.billing_records.clone();
+        records.sort_by_key(|r| std::cmp::Reverse((r.deleted_at, r.id)));
+        let total = records.len() as u64;
+        let (limit, offset) = crate::db::page_bounds(page);
+        let items = records
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(0))
+            .collect();
+        Ok(Paged { items, total })
     }
 }
 

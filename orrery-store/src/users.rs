@@ -2,19 +2,32 @@
 
 use orrery_core::Plan;
 use orrery_core::store::{
-    Entity, NewUser, Paged, Role, StoreError, StoreResult, Theme, User, UserFilter, UserPatch,
-    UserStore,
+    BillingRecord, Entity, NewUser, Page, Paged, Role, StoreError, StoreResult, Theme, User,
+    UserFilter, UserPatch, UserStore,
 };
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::Store;
-use crate::db::{DbResult, Ts, contains_pattern, corrupt, count, page_bounds, row, with_db};
+use crate::db::{
+    BeginWrite as _, DbResult, Ts, contains_pattern, corrupt, count, page_bounds, row, with_db,
+};
 use crate::limits::{self, MAX_EMAIL, MAX_TOKEN, MAX_USER_NAME};
 
 pub(crate) const USER_COLUMNS: &str = "id, email, name, password_hash, google_sub, role, plan, \
     trial_ends_at, billing_customer_id, created_at, last_seen_at, theme, updated_at";
+
+row! {
+    struct BillingRecordRow {
+        id: Uuid,
+        customer_id: String,
+        subscription_id: Option<String>,
+        plan: String,
+        account_created_at: Ts,
+        deleted_at: Ts,
+    }
+}
 
 row! {
     struct UserRow {
@@ -257,19 +270,153 @@ impl UserStore for Store {
 
     #[tracing::instrument(skip_all, fields(user_id = %id))]
     async fn delete_user(&self, id: Uuid) -> StoreResult<()> {
-        // Everything the account owns cascades from this row (see the migrations).
-        let done = with_db!(self, |db, pg| {
-            sqlx::query("delete from users where id = $1")
+        let now = Ts::now();
+        // Everything the account owns cascades from its row (see the migrations); what
+        // accounting needs of a paying account is copied out first, in the same transaction.
+        with_db!(self, |db, pg| {
+            let mut tx = db.begin_write().await.db()?;
+            sqlx::query(
+                "insert into billing_records (id, customer_id, subscription_id, plan, \
+                 account_created_at, deleted_at) \
+                 select $1, u.billing_customer_id, s.subscription_id, u.plan, u.created_at, $2 \
+                 from users u left join subscriptions s on s.user_id = u.id \
+                 where u.id = $3 and u.billing_customer_id is not null",
+            )
+            .bind(Uuid::now_v7())
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .db()?;
+            let done = sqlx::query("delete from users where id = $1")
                 .bind(id)
-                .execute(db)
+                .execute(&mut *tx)
                 .await
                 .db()?
-                .rows_affected()
+                .rows_affected();
+            if done == 0 {
+                return Err(StoreError::NotFound(Entity::User));
+            }
+            tx.commit().await.db()?;
         });
-        if done == 0 {
-            return Err(StoreError::NotFound(Entity::User));
-        }
         Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %user))]
+    async fn create_email_change(
+        &self,
+        user: Uuid,
+        new_email: &str,
+        hash: &[u8; 32],
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let new_email = normalize_email(new_email)?;
+        with_db!(self, |db, pg| {
+            sqlx::query(
+                "insert into email_change_tokens (token_hash, user_id, new_email, expires_at, \
+                 created_at) values ($1, $2, $3, $4, $5)",
+            )
+            .bind(&hash[..])
+            .bind(user)
+            .bind(&new_email)
+            .bind(Ts::new(expires_at))
+            .bind(Ts::now())
+            .execute(db)
+            .await
+            .db()
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => StoreError::NotFound(Entity::User),
+                e => e,
+            })?;
+        });
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn confirm_email_change(
+        &self,
+        hash: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<User>> {
+        let now = Ts::new(now);
+        let row = with_db!(self, |db, pg| {
+            let mut tx = db.begin_write().await.db()?;
+            // The conditional update is the single use; a unique violation on the address
+            // (another account took it) rolls the whole change back.
+            let change: Option<(Uuid, String)> = sqlx::query_as(
+                "update email_change_tokens set used_at = $1 \
+                 where token_hash = $2 and used_at is null and expires_at > $1 \
+                 returning user_id, new_email",
+            )
+            .bind(now)
+            .bind(&hash[..])
+            .fetch_optional(&mut *tx)
+            .await
+            .db()?;
+            let Some((user, email)) = change else {
+                return Ok(None);
+            };
+            sqlx::query(
+                "update email_change_tokens set used_at = $1 \
+                 where user_id = $2 and used_at is null",
+            )
+            .bind(now)
+            .bind(user)
+            .execute(&mut *tx)
+            .await
+            .db()?;
+            let row = sqlx::query_as::<_, UserRow>(
+                "update users set email = $1, updated_at = $2 where id = $3 returning id, email, \
+                 name, password_hash, google_sub, role, plan, trial_ends_at, \
+                 billing_customer_id, created_at, last_seen_at, theme, updated_at",
+            )
+            .bind(&email)
+            .bind(now)
+            .bind(user)
+            .fetch_optional(&mut *tx)
+            .await
+            .db()?;
+            tx.commit().await.db()?;
+            row
+        });
+        row.map(User::try_from).transpose()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn billing_records(&self, page: Page) -> StoreResult<Paged<BillingRecord>> {
+        let (limit, offset) = page_bounds(page);
+        let (rows, total) = with_db!(self, |db, pg| {
+            let rows = sqlx::query_as::<_, BillingRecordRow>(
+                "select id, customer_id, subscription_id, plan, account_created_at, deleted_at \
+                 from billing_records order by deleted_at desc, id desc limit $1 offset $2",
+            )
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(db)
+            .await
+            .db()?;
+            let total: i64 = sqlx::query_scalar("select count(*) from billing_records")
+                .fetch_one(db)
+                .await
+                .db()?;
+            (rows, total)
+        });
+        Ok(Paged {
+            items: rows
+                .into_iter()
+                .map(|r| {
+                    Ok(BillingRecord {
+                        id: r.id,
+                        customer_id: r.customer_id,
+                        subscription_id: r.subscription_id,
+                        plan: parse_plan(&r.plan)?,
+                        account_created_at: r.account_created_at.into(),
+                        deleted_at: r.deleted_at.into(),
+                    })
+                })
+                .collect::<StoreResult<_>>()?,
+            total: count(total),
+        })
     }
 
     #[tracing::instrument(skip_all, fields(user_id = %id))]

@@ -1,6 +1,7 @@
 //! The conformance cases, one async function each over a [`TestDb`](crate::harness::TestDb),
 //! grouped by trait; helpers shared by several groups are here.
 
+pub mod accounts;
 pub mod billing;
 pub mod email;
 pub mod export;

@@ -33,6 +33,10 @@ macro_rules! conformance {
 }
 
 conformance! {
+    accounts: [
+        email_changes_are_single_use_and_keep_emails_unique,
+        deleting_a_paying_account_keeps_an_anonymous_billing_record,
+    ],
     users: [
         users_round_trip,
         users_are_listed_searched_and_paged_stably,

@@ -30,6 +30,9 @@ pub async fn templates_are_seeded_with_their_variables(db: &TestDb) {
     assert_eq!(
         names,
         [
+            "account_deleted",
+            "email_change_confirm",
+            "email_change_notice",
             "password_reset",
             "payment_failed",
             "plan_downgraded",
@@ -77,7 +80,7 @@ pub async fn templates_are_saved_and_replaced(db: &TestDb) {
     template.variables = vec!["count".to_owned()];
     store.save_template(&template).await.unwrap();
     assert_eq!(store.template("digest").await.unwrap(), template);
-    assert_eq!(store.list_templates().await.unwrap().len(), 10);
+    assert_eq!(store.list_templates().await.unwrap().len(), 13);
     assert!(matches!(
         store
             .save_template(&EmailTemplate {
