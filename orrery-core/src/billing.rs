@@ -267,6 +267,10 @@ pub trait BillingProvider: Send + Sync + std::fmt::Debug {
         cancel: bool,
     ) -> Result<SubscriptionState, BillingError>;
 
+    /// Ends a subscription now, without waiting for the end of its period (the account that
+    /// paid for it is being deleted).
+    async fn cancel_now(&self, subscription_id: &str) -> Result<SubscriptionState, BillingError>;
+
     /// A customer's invoices, newest first, at most `limit` of them.
     async fn invoices(&self, customer_id: &str, limit: u32) -> Result<Vec<Invoice>, BillingError>;
 

@@ -24,6 +24,8 @@ pub const API_KEY_PREFIX: &str = "ork_";
 pub const REFRESH_PREFIX: &str = "ort_";
 /// Prefix of password-reset tokens: `orp_…`.
 pub const RESET_PREFIX: &str = "orp_";
+/// Prefix of email-change tokens: `ore_…`.
+pub const EMAIL_CHANGE_PREFIX: &str = "ore_";
 
 /// Hashes and checks passwords with Argon2id, at most one per core at a time: each hash holds
 /// `memory_kib` of memory, so unbounded parallel sign-ins would exhaust memory. Callers beyond
@@ -196,9 +198,19 @@ pub struct Claims {
     /// seconds cannot tell those from the new session's (0 in older tokens: `iat` counts).
     #[serde(default)]
     pub iat_ms: i64,
+    /// When the holder proved who they are (signed in, signed up, changed the password), in
+    /// milliseconds; 0 in a token issued by a refresh. Deleting an account without a password
+    /// asks for a recent one.
+    #[serde(default)]
+    pub auth_ms: i64,
 }
 
 impl Claims {
+    /// When the holder signed in, if this token was issued by that sign-in (not a refresh).
+    pub fn signed_in_ms(&self) -> Option<i64> {
+        (self.auth_ms > 0).then_some(self.auth_ms)
+    }
+
     /// When the token was issued, in milliseconds since the epoch.
     pub fn issued_ms(&self) -> i64 {
         if self.iat_ms > 0 {
@@ -252,7 +264,17 @@ impl AccessTokens {
 
     /// A fresh access token for `user`.
     pub fn issue(&self, user: &User) -> Result<String, ApiError> {
+        self.issue_with(user, false)
+    }
+
+    /// An access token for `user` who has just proved who they are (see [`Claims::auth_ms`]).
+    pub fn issue_signed_in(&self, user: &User) -> Result<String, ApiError> {
+        self.issue_with(user, true)
+    }
+
+    fn issue_with(&self, user: &User, signed_in: bool) -> Result<String, ApiError> {
         let issued = OffsetDateTime::now_utc();
+        let issued_ms = (issued.unix_timestamp_nanos() / 1_000_000) as i64;
         let now = issued.unix_timestamp();
         let claims = Claims {
             sub: user.id,
@@ -262,7 +284,8 @@ impl AccessTokens {
             iss: "orrery".into(),
             typ: "access".into(),
             jti: random_token(""),
-            iat_ms: (issued.unix_timestamp_nanos() / 1_000_000) as i64,
+            iat_ms: issued_ms,
+            auth_ms: if signed_in { issued_ms } else { 0 },
         };
         jsonwebtoken::encode(
             &Header::new(jsonwebtoken::Algorithm::HS256),

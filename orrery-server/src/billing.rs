@@ -21,7 +21,7 @@ use stripe::{IdempotencyKey, RequestStrategy, StripeRequest};
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
 use stripe_billing::invoice::ListInvoice;
 use stripe_billing::subscription::{
-    RetrieveSubscription, UpdateSubscription, UpdateSubscriptionItems,
+    CancelSubscription, RetrieveSubscription, UpdateSubscription, UpdateSubscriptionItems,
     UpdateSubscriptionProrationBehavior,
 };
 use stripe_checkout::checkout_session::{
@@ -210,6 +210,15 @@ impl BillingProvider for StripeBilling {
     ) -> Result<SubscriptionState, BillingError> {
         let sub = UpdateSubscription::new(subscription_id)
             .cancel_at_period_end(cancel)
+            .send(&self.client)
+            .await
+            .map_err(provider)?;
+        Ok(self.prices.state(&sub, observed_now()))
+    }
+
+    #[tracing::instrument(skip_all, fields(subscription_id = %subscription_id), err)]
+    async fn cancel_now(&self, subscription_id: &str) -> Result<SubscriptionState, BillingError> {
+        let sub = CancelSubscription::new(subscription_id)
             .send(&self.client)
             .await
             .map_err(provider)?;

@@ -80,6 +80,24 @@ pub enum AuditEvent {
     /// The account's owner changed its password (with the current one).
     #[serde(rename = "auth.password_changed")]
     PasswordChanged {},
+    /// The owner asked to change the account's email (the link went to the new address).
+    #[serde(rename = "account.email_change_requested")]
+    EmailChangeRequested {},
+    /// The owner linked a Google account to the account.
+    #[serde(rename = "account.google_linked")]
+    GoogleLinked {},
+    /// The account's email changed (the link was followed).
+    #[serde(rename = "account.email_changed")]
+    EmailChanged {},
+    /// The owner deleted the account. Recorded without an account (it is gone): the plan it
+    /// had, whether a paid subscription was cancelled.
+    #[serde(rename = "account.deleted")]
+    AccountDeleted {
+        /// The plan the account had.
+        plan: orrery_core::Plan,
+        /// Whether a subscription was cancelled with it.
+        subscription_cancelled: bool,
+    },
     /// A graph was created.
     #[serde(rename = "graph.created")]
     GraphCreated {

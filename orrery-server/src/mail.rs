@@ -386,6 +386,32 @@ pub enum OutgoingMail {
         /// Where to reset the password.
         reset_url: String,
     },
+    /// To the new address of an email change: the link that makes the change.
+    EmailChangeConfirm {
+        /// Display name.
+        name: String,
+        /// The address asked for (this mail's recipient).
+        new_email: String,
+        /// The link with its token.
+        confirm_url: String,
+        /// How long the link works.
+        expires_in_minutes: i64,
+    },
+    /// To the current address of an email change: what was asked, and what to do if it was
+    /// not the owner.
+    EmailChangeNotice {
+        /// Display name.
+        name: String,
+        /// The address asked for.
+        new_email: String,
+        /// Where to choose a new password.
+        reset_url: String,
+    },
+    /// After the account was deleted (to the address it had).
+    AccountDeleted {
+        /// Display name.
+        name: String,
+    },
 }
 
 impl OutgoingMail {
@@ -428,13 +454,13 @@ impl Outbox {
         &self.wakeup
     }
 
-    /// Queues `mail` to `to` (and the account `user_id`), once per `dedupe_key` when given,
+    /// Queues `mail` to `to` (and the account `user_id`, `None` once it is deleted), once per `dedupe_key` when given,
     /// and wakes the sender. A failure is logged, never returned: the change that caused the
     /// mail has happened, and a lost notification must not undo it. Where the mail is the
     /// point of the request (a password reset), [`Outbox::queue`] says whether it is queued.
     pub async fn send(
         &self,
-        user_id: uuid::Uuid,
+        user_id: impl Into<Option<uuid::Uuid>>,
         to: &str,
         mail: OutgoingMail,
         dedupe_key: Option<String>,
@@ -448,14 +474,14 @@ impl Outbox {
     /// under `dedupe_key` already.
     pub async fn queue(
         &self,
-        user_id: uuid::Uuid,
+        user_id: impl Into<Option<uuid::Uuid>>,
         to: &str,
         mail: OutgoingMail,
         dedupe_key: Option<String>,
     ) -> Result<Option<uuid::Uuid>, StoreError> {
         let (template, variables) = mail.into_parts();
         let email = NewEmail {
-            user_id: Some(user_id),
+            user_id: user_id.into(),
             to: to.to_owned(),
             template: template.clone(),
             variables,
@@ -574,10 +600,22 @@ mod tests {
                 expires_in_minutes: 30,
             },
             OutgoingMail::SigninThrottled {
-                name,
+                name: name.clone(),
                 failures: 5,
+                reset_url: url.clone(),
+            },
+            OutgoingMail::EmailChangeConfirm {
+                name: name.clone(),
+                new_email: "new@example.com".into(),
+                confirm_url: url.clone(),
+                expires_in_minutes: 60,
+            },
+            OutgoingMail::EmailChangeNotice {
+                name: name.clone(),
+                new_email: "new@example.com".into(),
                 reset_url: url,
             },
+            OutgoingMail::AccountDeleted { name },
         ];
         for mail in &all {
             match mail {
@@ -589,7 +627,10 @@ mod tests {
                 | OutgoingMail::PaymentFailed { .. }
                 | OutgoingMail::SubscriptionCanceled { .. }
                 | OutgoingMail::PasswordReset { .. }
-                | OutgoingMail::SigninThrottled { .. } => {}
+                | OutgoingMail::SigninThrottled { .. }
+                | OutgoingMail::EmailChangeConfirm { .. }
+                | OutgoingMail::EmailChangeNotice { .. }
+                | OutgoingMail::AccountDeleted { .. } => {}
             }
         }
         all

@@ -237,6 +237,10 @@ pub struct MeResponse {
     pub user: UserView,
     /// Always true.
     pub success: bool,
+    /// An email change waiting for its link to be followed (only in the answer that asked
+    /// for it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_email: Option<String>,
 }
 
 /// Whether the client asked for the refresh token as a cookie, and the cookie it sent.
@@ -328,6 +332,13 @@ impl RefreshCookie {
         let mut response = (status, Json(body(None))).into_response();
         self.set_cookie(&mut response, token.expose_secret(), self.max_age_secs);
         response
+    }
+
+    /// Clears the refresh cookie in `response` when the client keeps its token there.
+    pub(crate) fn clear(&self, response: &mut Response) {
+        if self.wanted {
+            self.set_cookie(response, "", 0);
+        }
     }
 
     fn set_cookie(&self, response: &mut Response, value: &str, max_age: i64) {
@@ -486,9 +497,7 @@ async fn signout(
         message: None,
     })
     .into_response();
-    if cookie.wanted {
-        cookie.set_cookie(&mut response, "", 0);
-    }
+    cookie.clear(&mut response);
     Ok(response)
 }
 
@@ -542,6 +551,7 @@ async fn me(user: CurrentUser) -> Json<MeResponse> {
     Json(MeResponse {
         user: UserView::of(&user.user),
         success: true,
+        pending_email: None,
     })
 }
 

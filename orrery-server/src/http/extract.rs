@@ -59,6 +59,41 @@ where
     }
 }
 
+/// An optional body: `None` when the request has no body and no `Content-Type` (a plain
+/// `DELETE`); otherwise read as [`Json`], with its errors.
+impl<T, S> axum::extract::OptionalFromRequest<S> for Json<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &S,
+    ) -> Result<Option<Json<T>>, ApiError> {
+        if req.headers().contains_key(header::CONTENT_TYPE) {
+            return <Json<T> as FromRequest<S>>::from_request(req, state)
+                .await
+                .map(Some);
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| ApiError::InvalidBody {
+                status: rejection.status(),
+                detail: rejection.body_text(),
+            })?;
+        if bytes.is_empty() {
+            Ok(None)
+        } else {
+            Err(ApiError::InvalidBody {
+                status: axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                detail: "Expected request with `Content-Type: application/json`".into(),
+            })
+        }
+    }
+}
+
 /// Whether the request says its body is JSON (`application/json` or `application/*+json`).
 fn json_content_type(headers: &HeaderMap) -> bool {
     let Some(value) = headers
@@ -260,6 +295,9 @@ pub struct CurrentUser {
     /// API calls left this month under the plan's quota (this call counted); `None` when the
     /// quota is unlimited (or does not apply, as for admins).
     pub calls_remaining: Option<u64>,
+    /// When the caller signed in, in Unix milliseconds, if the access token came from that
+    /// sign-in; `None` for a refreshed token or an API key.
+    pub signed_in_ms: Option<i64>,
 }
 
 impl CurrentUser {
@@ -304,13 +342,13 @@ impl FromRequestParts<AppState> for CurrentUser {
                 "send an access token or API key as `Authorization: Bearer …`",
             ));
         };
-        let (user_id, api_key_id) = if credential.starts_with(API_KEY_PREFIX) {
+        let (user_id, api_key_id, signed_in_ms) = if credential.starts_with(API_KEY_PREFIX) {
             let key = api_key(state, credential).await?;
-            (key.0, Some(key.1))
+            (key.0, Some(key.1), None)
         } else {
             let claims = state.tokens.verify(credential)?;
             state.accounts.check_access(&claims).await?;
-            (claims.sub, None)
+            (claims.sub, None, claims.signed_in_ms())
         };
         let user = state
             .accounts
@@ -394,6 +432,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             plan,
             api_key_id,
             calls_remaining,
+            signed_in_ms,
         })
     }
 }

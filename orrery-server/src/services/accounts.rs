@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::{
-    AccessTokens, Claims, GoogleIdentity, Passwords, REFRESH_PREFIX, RESET_PREFIX, random_token,
-    secret_hash,
+    AccessTokens, Claims, EMAIL_CHANGE_PREFIX, GoogleIdentity, Passwords, REFRESH_PREFIX,
+    RESET_PREFIX, random_token, secret_hash,
 };
 use crate::events::{AuditEvent, SignInMethod, record};
 use crate::http::error::ApiError;
@@ -156,6 +156,10 @@ const SIGNIN_MEMORY: Duration = Duration::from_secs(15 * 60);
 /// when it finishes): a concurrent second use (two tabs refreshing at once) is refused
 /// without revoking the session.
 const REFRESH_CLAIM: Duration = Duration::from_secs(30);
+/// How long an email-change link works.
+pub const EMAIL_CHANGE_LINK_MINUTES: i64 = 24 * 60;
+/// How recent a sign-in must be to delete an account that has no password.
+pub const FRESH_SIGNIN: Duration = Duration::from_secs(10 * 60);
 /// How long an account is cached; every change drops it at once.
 const CACHE_TTL: Duration = Duration::from_secs(30);
 /// The least time a password-reset request takes. For a known email the request looks the
@@ -370,8 +374,10 @@ impl Accounts {
             .await;
     }
 
-    /// Signs in (or up) with a verified Google identity. An existing email account is linked
-    /// only when Google vouches for the address.
+    /// Signs in (or up) with a verified Google identity. An account that already has this
+    /// email but no Google link is not linked here: whoever controls a Google account with
+    /// that address would take it over. Its owner links Google from a signed-in session
+    /// ([`Accounts::link_google`]); until then this is a 409 that says so.
     pub async fn sign_in_google(&self, identity: GoogleIdentity) -> Result<Session, AccountError> {
         let email = identity::normalize_email(&identity.email)
             .map_err(|_| AccountError::GoogleRefused("the Google account has no usable email"))?;
@@ -379,17 +385,13 @@ impl Accounts {
         let user = match self.store.user_by_google_sub(&identity.sub).await? {
             Some(user) => user,
             None => match self.store.user_by_email(&email).await? {
-                Some(existing) if identity.email_verified => {
-                    self.update(
-                        existing.id,
-                        UserPatch {
-                            google_sub: Some(identity.sub.clone()),
-                            ..UserPatch::default()
-                        },
-                    )
-                    .await?
+                Some(_) => {
+                    return Err(AccountError::Other(ApiError::Conflict(
+                        "an account with this email exists: sign in with its password, then \
+                         link Google from Settings"
+                            .into(),
+                    )));
                 }
-                Some(_) => return Err(unverified),
                 None if !identity.email_verified => return Err(unverified),
                 None => {
                     self.create(NewAccount {
@@ -426,7 +428,7 @@ impl Accounts {
     async fn session(&self, user: User) -> Result<Session, AccountError> {
         let refresh_token = self.new_refresh_token(user.id, Uuid::new_v4()).await?;
         Ok(Session {
-            access_token: self.tokens.issue(&user)?,
+            access_token: self.tokens.issue_signed_in(&user)?,
             expires_in: self.tokens.ttl_secs(),
             refresh_token,
             user,
@@ -653,7 +655,8 @@ impl Accounts {
         let user = self.store.user(id).await?;
         if user.password_hash.is_none() {
             return Err(AccountError::Other(ApiError::Conflict(
-                "this account signs in with Google and has no password; choose one through                  /forgot-password"
+                "this account signs in with Google and has no password; choose one through \
+                 /forgot-password"
                     .into(),
             )));
         }
@@ -683,6 +686,224 @@ impl Accounts {
         self.revoke_all_access(id).await;
         record(&*self.store, Some(id), None, AuditEvent::PasswordChanged {}).await?;
         self.session(user).await
+    }
+
+    /// Links a Google identity to the signed-in account `caller` (never through an API key),
+    /// so that it can sign in with Google too. A Google account linked to another Orrery
+    /// account, or an account linked to another Google account, is a 409.
+    pub async fn link_google(
+        &self,
+        caller: &crate::http::extract::CurrentUser,
+        identity: GoogleIdentity,
+    ) -> Result<User, AccountError> {
+        if caller.api_key_id.is_some() {
+            return Err(AccountError::Other(ApiError::Forbidden(
+                "linking Google needs a signed-in session, not an API key",
+            )));
+        }
+        let user = self.store.user(caller.id()).await?;
+        match (
+            &user.google_sub,
+            self.store.user_by_google_sub(&identity.sub).await?,
+        ) {
+            (Some(sub), _) if *sub == identity.sub => return Ok(user),
+            (Some(_), _) => {
+                return Err(AccountError::Other(ApiError::Conflict(
+                    "this account is linked to another Google account".into(),
+                )));
+            }
+            (None, Some(_)) => {
+                return Err(AccountError::Other(ApiError::Conflict(
+                    "this Google account is linked to another Orrery account".into(),
+                )));
+            }
+            (None, None) => {}
+        }
+        let user = self
+            .update(
+                user.id,
+                UserPatch {
+                    google_sub: Some(identity.sub),
+                    ..UserPatch::default()
+                },
+            )
+            .await
+            .map_err(|e| match e {
+                AccountError::Other(ApiError::Conflict(_)) => {
+                    AccountError::Other(ApiError::Conflict(
+                        "this Google account is linked to another Orrery account".into(),
+                    ))
+                }
+                e => e,
+            })?;
+        record(
+            &*self.store,
+            Some(user.id),
+            None,
+            AuditEvent::GoogleLinked {},
+        )
+        .await?;
+        Ok(user)
+    }
+
+    /// Starts changing the account's email: the address follows the sign-up rules, is not the
+    /// current one and has no account. Nothing changes until the link mailed to the new address
+    /// is followed ([`Accounts::confirm_email_change`]); the current address is told, with a way
+    /// out if it was not its owner. Returns the normalised new address.
+    pub async fn request_email_change(
+        &self,
+        id: Uuid,
+        email: &str,
+    ) -> Result<String, AccountError> {
+        let email = identity::normalize_email(email).map_err(invalid("email"))?;
+        let user = self.store.user(id).await?;
+        if email == user.email {
+            return Err(AccountError::Other(ApiError::field(
+                "email",
+                "is already the account's email",
+            )));
+        }
+        if self.store.user_by_email(&email).await?.is_some() {
+            return Err(AccountError::EmailTaken);
+        }
+        let token = random_token(EMAIL_CHANGE_PREFIX);
+        let expires =
+            OffsetDateTime::now_utc() + time::Duration::minutes(EMAIL_CHANGE_LINK_MINUTES);
+        self.store
+            .create_email_change(id, &email, &secret_hash(&token), expires)
+            .await?;
+        // The link is the point of the request: its mail must be queued.
+        self.outbox
+            .queue(
+                id,
+                &email,
+                OutgoingMail::EmailChangeConfirm {
+                    name: user.name.clone(),
+                    new_email: email.clone(),
+                    confirm_url: format!("{}/confirm-email?token={token}", self.rules.public_url),
+                    expires_in_minutes: EMAIL_CHANGE_LINK_MINUTES,
+                },
+                None,
+            )
+            .await?;
+        self.outbox
+            .send(
+                id,
+                &user.email,
+                OutgoingMail::EmailChangeNotice {
+                    name: user.name,
+                    new_email: email.clone(),
+                    reset_url: format!("{}/forgot-password", self.rules.public_url),
+                },
+                None,
+            )
+            .await;
+        record(
+            &*self.store,
+            Some(id),
+            None,
+            AuditEvent::EmailChangeRequested {},
+        )
+        .await?;
+        Ok(email)
+    }
+
+    /// Follows an email-change link: the account takes the new address (still free: two
+    /// accounts cannot end up with one address), once; older links of the account stop working.
+    pub async fn confirm_email_change(&self, token: &SecretString) -> Result<User, AccountError> {
+        let user = self
+            .store
+            .confirm_email_change(
+                &secret_hash(token.expose_secret()),
+                OffsetDateTime::now_utc(),
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => AccountError::EmailTaken,
+                e => e.into(),
+            })?
+            .ok_or(AccountError::ResetTokenRefused)?;
+        self.forget(user.id).await;
+        record(
+            &*self.store,
+            Some(user.id),
+            None,
+            AuditEvent::EmailChanged {},
+        )
+        .await?;
+        Ok(user)
+    }
+
+    /// Deletes the account of `caller` for good. The owner proves it is them: with the password
+    /// when the account has one (throttled like sign-in), else with a sign-in in the last
+    /// [`FRESH_SIGNIN`]; never with an API key. A subscription that has not ended is cancelled
+    /// first (if Stripe refuses, nothing is deleted). Then, in one transaction, everything the
+    /// account owns goes, leaving an anonymised billing record when it had a Stripe customer.
+    /// Its sessions end at once, and a confirmation goes to the address it had.
+    pub async fn delete(
+        &self,
+        caller: &crate::http::extract::CurrentUser,
+        password: Option<&SecretString>,
+        billing: &crate::services::billing::Billing,
+    ) -> Result<(), AccountError> {
+        if caller.api_key_id.is_some() {
+            return Err(AccountError::Other(ApiError::Forbidden(
+                "deleting an account needs a signed-in session, not an API key",
+            )));
+        }
+        let user = self.store.user(caller.id()).await?;
+        match (&user.password_hash, password) {
+            (Some(_), None) => {
+                return Err(AccountError::Other(ApiError::field(
+                    "password",
+                    "is required to delete an account that has one",
+                )));
+            }
+            (Some(hash), Some(password)) => {
+                self.admit_signin(&user.email).await?;
+                if !self.passwords.verify(password, Some(hash.as_str())).await? {
+                    return Err(AccountError::Other(ApiError::field(
+                        "password",
+                        "is not the account's password",
+                    )));
+                }
+                self.shared.reset(&signin_key(&user.email)).await;
+            }
+            (None, _) => {
+                let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+                let fresh = caller
+                    .signed_in_ms
+                    .is_some_and(|at| now_ms - at <= FRESH_SIGNIN.as_millis() as i64);
+                if !fresh {
+                    return Err(AccountError::Other(ApiError::Forbidden(
+                        "sign in again (within the last 10 minutes) to delete this account",
+                    )));
+                }
+            }
+        }
+        let subscription_cancelled = billing.end_now(user.id).await?;
+        self.store.delete_user(user.id).await?;
+        self.revoke_all_access(user.id).await;
+        self.forget(user.id).await;
+        record(
+            &*self.store,
+            None,
+            None,
+            AuditEvent::AccountDeleted {
+                plan: user.plan,
+                subscription_cancelled,
+            },
+        )
+        .await?;
+        self.outbox
+            .send(
+                None,
+                &user.email,
+                OutgoingMail::AccountDeleted { name: user.name },
+                None,
+            )
+            .await;
+        Ok(())
     }
 
     /// Refuses an access token that was revoked: signed out (its id is on the deny-list), or
@@ -742,6 +963,11 @@ impl Accounts {
                 Duration::from_secs(ttl.unsigned_abs()),
             )
             .await;
+    }
+
+    /// The account as stored now (not the cached copy).
+    pub async fn account(&self, id: Uuid) -> Result<User, AccountError> {
+        Ok(self.store.user(id).await?)
     }
 
     /// Changes an account and drops its cached copy (after the write, so no reader caches

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use orrery_core::Plan;
 use orrery_core::billing::{
     BillingError, BillingEvent, BillingEventKind, BillingProvider, CheckoutRequest, Invoice,
-    SubscriptionState,
+    SubscriptionState, SubscriptionStatus,
 };
 use orrery_core::store::{User, UserPatch};
 use reqwest::Url;
@@ -259,6 +259,28 @@ impl Billing {
             .map_err(billing_error)?;
         self.apply_state(user_id, &changed, &format!("api:{}", Uuid::new_v4()))
             .await
+    }
+
+    /// Ends the account's subscription now, if it has one that has not ended (the account is
+    /// being deleted); returns whether one was cancelled. Without Stripe configured there is
+    /// nothing to cancel, unless a subscription is on record: then it is a 503, and the account
+    /// stays, rather than leave a subscription running for a deleted account.
+    pub async fn end_now(&self, user_id: Uuid) -> Result<bool, ApiError> {
+        let Some(record) = self.store.subscription(user_id).await? else {
+            return Ok(false);
+        };
+        if matches!(
+            record.state.status,
+            SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired
+        ) {
+            return Ok(false);
+        }
+        let billing = self.require()?;
+        billing
+            .cancel_now(&record.state.subscription_id)
+            .await
+            .map_err(billing_error)?;
+        Ok(true)
     }
 
     /// One webhook delivery: verifies its signature and processes the event once. Returns

@@ -51,6 +51,18 @@ fn body_routes(graph: &str) -> Vec<(Method, String, serde_json::Value)> {
             "/api/auth/password-reset/confirm".into(),
             json!({"token": "x", "password": "long enough"}),
         ),
+        (
+            Method::POST,
+            "/api/auth/email-change/confirm".into(),
+            json!({"token": "x"}),
+        ),
+        (Method::PATCH, "/api/me".into(), json!({"theme": "dark"})),
+        (
+            Method::POST,
+            "/api/me/password".into(),
+            json!({"current_password": "x", "new_password": "long enough"}),
+        ),
+        (Method::POST, "/api/me/google".into(), json!({"token": "x"})),
         (Method::POST, "/api/keys".into(), json!({"name": "k"})),
         (
             Method::POST,

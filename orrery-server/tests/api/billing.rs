@@ -24,6 +24,7 @@ both!(
     the_emulator_answers_like_stripe,
     upgrade_checks_out_first_then_changes_the_plan,
     invoices_come_from_stripe_newest_first,
+    deleting_a_paying_account_cancels_its_subscription_and_keeps_an_anonymous_record,
 );
 
 async fn limits(app: &TestApp, user: &TestUser) -> Value {
@@ -1010,4 +1011,73 @@ async fn invoices_come_from_stripe_newest_first(backend: Backend) {
             reply.status
         );
     }
+}
+
+async fn deleting_a_paying_account_cancels_its_subscription_and_keeps_an_anonymous_record(
+    backend: Backend,
+) {
+    let (app, stripe) = spawn_billing_app_with(backend, |s| s.trial_days = 0).await;
+    let user = app.signed_up_user().await;
+    let checkout = app
+        .post("/api/billing/upgrade", &user.token, json!({"plan": "pro"}))
+        .await;
+    let url = checkout.ok(200)["checkout_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sub_id = stripe.complete_checkout(&url).await;
+    stripe.settle().await;
+    assert_eq!(billing(&app, &user).await["plan"], "pro");
+    // Stripe down: nothing is deleted, the subscription keeps running.
+    stripe.set_failing(true);
+    app.call(
+        Method::DELETE,
+        "/api/me",
+        Some(&user.token),
+        Some(json!({"password": user.password})),
+    )
+    .await
+    .problem(502, "bad-gateway");
+    app.get("/api/me", &user.token).await.ok(200);
+    stripe.set_failing(false);
+    app.call(
+        Method::DELETE,
+        "/api/me",
+        Some(&user.token),
+        Some(json!({"password": user.password})),
+    )
+    .await
+    .ok(200);
+    assert_eq!(
+        stripe
+            .requests_to("DELETE", &format!("/v1/subscriptions/{sub_id}"))
+            .len(),
+        2,
+        "one refused, one done"
+    );
+    assert_eq!(stripe.subscription(&sub_id)["status"], "canceled");
+    // Stripe's news of the cancellation arrives for an account that is gone: acknowledged.
+    stripe.settle().await;
+    assert!(
+        stripe.deliveries().iter().all(|d| d.status < 500),
+        "{:?}",
+        stripe.deliveries()
+    );
+    // What accounting needs stays, without the person.
+    let store = app.store().await;
+    let records =
+        orrery_core::store::UserStore::billing_records(&store, orrery_core::store::Page::default())
+            .await
+            .unwrap();
+    assert_eq!(records.total, 1);
+    let record = &records.items[0];
+    assert_eq!(record.subscription_id.as_deref(), Some(sub_id.as_str()));
+    assert_eq!(record.plan, orrery_core::Plan::Pro);
+    let text = serde_json::to_string(record).unwrap();
+    assert!(
+        !text.contains(&user.email) && !text.contains("Test User"),
+        "{text}"
+    );
+    store.close().await;
+    app.wait_for_mail(&user.email, "account_deleted").await;
 }

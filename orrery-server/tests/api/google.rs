@@ -10,7 +10,8 @@ use crate::helpers::{Backend, spawn_app, spawn_app_with};
 
 both!(
     google_id_tokens_sign_in_and_bad_ones_are_refused,
-    google_sign_in_is_unavailable_when_not_configured
+    google_sign_in_is_unavailable_when_not_configured,
+    an_email_account_is_linked_to_google_only_from_a_signed_in_session,
 );
 
 const ISSUER: &str = "https://accounts.test.local";
@@ -117,4 +118,74 @@ async fn google_sign_in_is_unavailable_when_not_configured(backend: Backend) {
         )
         .await;
     reply.problem(503, "unavailable");
+}
+
+async fn an_email_account_is_linked_to_google_only_from_a_signed_in_session(backend: Backend) {
+    let jwks = provider().await;
+    let app = spawn_app_with(backend, |s| {
+        s.google_client_id = CLIENT.into();
+        s.google_issuer = ISSUER.into();
+        s.google_jwks_url = jwks;
+    })
+    .await;
+    let user = app.signed_up_user().await;
+    let google = |sub: &str| id_token(claims(sub, &user.email), "test-key-1");
+    // Google vouching for the address is not enough to enter an existing account.
+    let takeover = app
+        .call(
+            Method::POST,
+            "/api/auth/google",
+            None,
+            Some(json!({"token": google("g-owner")})),
+        )
+        .await;
+    takeover.problem(409, "conflict");
+    // The owner, signed in, links it; then Google signs in to the same account.
+    let key = app
+        .post("/api/keys", &user.token, json!({"name": "k"}))
+        .await;
+    let secret = key.ok(201)["secret"].as_str().unwrap().to_owned();
+    app.post(
+        "/api/me/google",
+        &secret,
+        json!({"token": google("g-owner")}),
+    )
+    .await
+    .problem(403, "forbidden");
+    app.post("/api/me/google", &user.token, json!({"token": "not.a.jwt"}))
+        .await
+        .problem(401, "unauthorized");
+    let linked = app
+        .post(
+            "/api/me/google",
+            &user.token,
+            json!({"token": google("g-owner")}),
+        )
+        .await;
+    assert_eq!(linked.ok(200)["user"]["provider"], "email+google");
+    let signed_in = app
+        .call(
+            Method::POST,
+            "/api/auth/google",
+            None,
+            Some(json!({"token": google("g-owner")})),
+        )
+        .await;
+    assert_eq!(signed_in.ok(200)["user"]["id"], user.id.as_str());
+    // A Google account belongs to one Orrery account, and an account to one Google account.
+    let other = app.signed_up_user().await;
+    app.post(
+        "/api/me/google",
+        &other.token,
+        json!({"token": google("g-owner")}),
+    )
+    .await
+    .problem(409, "conflict");
+    app.post(
+        "/api/me/google",
+        &user.token,
+        json!({"token": google("g-second")}),
+    )
+    .await
+    .problem(409, "conflict");
 }

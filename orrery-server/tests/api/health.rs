@@ -186,6 +186,7 @@ async fn the_console_answers_every_page_and_caches_only_hashed_files(backend: Ba
     for page in [
         "/graphs/7b1e0d7e-1f4e-4a9e-9a51-0c2b1d3e4f50",
         "/reset-password?token=x",
+        "/confirm-email?token=x",
         "/billing",
     ] {
         let reply = app.call(Method::GET, page, None, None).await;

@@ -13,8 +13,9 @@ Each refusal allowed is named below by operation, status, problem type and field
 - an admin's account change that changes nothing, or a trial end `time` cannot read;
 - mail templates that do not parse, use an undeclared variable or declare a bad name;
 - billing return URLs on an origin this server does not allow;
-- an account's own change that changes nothing, or a current password that is not the account's;
-- a password-reset token or Stripe signature that a fuzzer cannot forge.
+- an account's own change that changes nothing, an email another account has (or its own), a
+  current password that is not the account's, and deleting an account without its password;
+- a password-reset or email-change token, or a Stripe signature, that a fuzzer cannot forge.
 """
 
 import schemathesis
@@ -52,7 +53,14 @@ EXCUSES = {
     ("POST", "/api/billing/create-checkout"): RETURN_URL,
     ("POST", "/api/billing/portal"): RETURN_URL,
     ("POST", "/api/billing/upgrade"): RETURN_URL,
-    ("PATCH", "/api/me"): {(400, "/problems/bad-request", None), (422, "/problems/invalid-field", "name")},
+    ("PATCH", "/api/me"): {
+        (400, "/problems/bad-request", None),
+        (422, "/problems/invalid-field", "name"),
+        (422, "/problems/invalid-field", "email"),
+        (409, "/problems/conflict", None),
+    },
+    ("DELETE", "/api/me"): {(422, "/problems/invalid-field", "password")},
+    ("POST", "/api/auth/email-change/confirm"): {(400, "/problems/invalid-token", None)},
     ("POST", "/api/me/password"): {
         (422, "/problems/invalid-field", "current_password"),
         (422, "/problems/invalid-field", "new_password"),
