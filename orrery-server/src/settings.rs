@@ -30,8 +30,13 @@ pub struct Settings {
     /// Connections in the database pool.
     pub database_max_connections: u32,
     /// `redis://…` turns on shared rate limits and caches; empty keeps them in-process.
+    /// `rediss://…` speaks TLS (rustls), verifying the server against the system's roots, or
+    /// against `redis_ca_file` when set.
     #[serde(serialize_with = "redacted")]
     pub redis_url: SecretString,
+    /// A PEM file of the CA that signed the Redis server's certificate (for `rediss://` with a
+    /// private CA); empty uses the system's roots.
+    pub redis_ca_file: String,
     /// Secret for signing access tokens; empty means one generated into `data_dir`.
     #[serde(serialize_with = "redacted")]
     pub jwt_secret: SecretString,
@@ -131,6 +136,7 @@ impl Default for Settings {
             database_url: SecretString::from(""),
             database_max_connections: 16,
             redis_url: SecretString::from(""),
+            redis_ca_file: String::new(),
             jwt_secret: SecretString::from(""),
             access_token_minutes: 15,
             refresh_token_days: 7,
@@ -294,6 +300,9 @@ impl Settings {
         let redis = self.redis_url.expose_secret();
         if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
             return invalid("redis_url must start with redis:// or rediss://");
+        }
+        if !self.redis_ca_file.is_empty() && !redis.starts_with("rediss://") {
+            return invalid("redis_ca_file needs a rediss:// redis_url");
         }
         if self.access_token_minutes <= 0
             || self.refresh_token_days <= 0

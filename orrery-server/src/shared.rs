@@ -183,7 +183,22 @@ impl Shared {
 
     /// Counters and caches in the Redis at `url`.
     pub async fn redis(url: &str) -> anyhow::Result<Shared> {
-        let client = redis::Client::open(url)?;
+        Shared::redis_with_ca(url, None).await
+    }
+
+    /// Counters and caches in the Redis at `url`; with `rediss://`, over TLS (rustls), the
+    /// server verified against `ca` (a PEM CA certificate) when given, else the system's roots.
+    pub async fn redis_with_ca(url: &str, ca: Option<Vec<u8>>) -> anyhow::Result<Shared> {
+        let client = match ca {
+            Some(root_cert) => redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root_cert),
+                },
+            )?,
+            None => redis::Client::open(url)?,
+        };
         // The crate's defaults retry a lost connection six times from 100 ms, doubling, and
         // every command waits for that: seconds per request while Redis is away. A short,
         // bounded reconnection instead; the breaker spaces out the next attempts.

@@ -74,7 +74,14 @@ impl Application {
         let shared = match settings.redis_url.expose_secret() {
             "" => Shared::local(),
             redis => {
-                let shared = Shared::redis(redis)
+                let ca = match settings.redis_ca_file.as_str() {
+                    "" => None,
+                    path => Some(
+                        std::fs::read(path)
+                            .with_context(|| format!("cannot read redis_ca_file {path}"))?,
+                    ),
+                };
+                let shared = Shared::redis_with_ca(redis, ca)
                     .await
                     .with_context(|| format!("cannot connect to Redis at {}", redact_url(redis)))?;
                 tracing::info!(redis = %redact_url(redis), "rate limits and caches are shared through Redis");

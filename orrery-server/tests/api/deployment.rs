@@ -364,3 +364,101 @@ async fn a_postgresql_certificate_from_another_ca_is_refused_clearly() {
         "the cause names the certificate: {message}"
     );
 }
+
+/// A `redis-server` speaking only TLS, with the test command's throwaway certificates (the ones
+/// PostgreSQL uses: `server.crt` for localhost and 127.0.0.1, signed by `ca.crt`).
+struct TlsRedis {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl TlsRedis {
+    fn start(tls_dir: &std::path::Path) -> TlsRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let file = |name: &str| tls_dir.join(name).display().to_string();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .args(["--tls-cert-file", &file("server.crt")])
+            .args(["--tls-key-file", &file("server.key")])
+            .args(["--tls-ca-cert-file", &file("ca.crt")])
+            .args([
+                "--tls-auth-clients",
+                "no",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs (scripts/lib/redis.sh installs it)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server with TLS did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        TlsRedis { port, child }
+    }
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_over_tls_is_verified_against_the_configured_ca() {
+    let Ok(ca) = std::env::var("ORRERY_TEST_POSTGRES_TLS_CA") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but ORRERY_TEST_POSTGRES_TLS_CA is not"
+        );
+        eprintln!("SKIPPED: Redis with TLS (needs the test command's TLS material)");
+        return;
+    };
+    let wrong_ca = std::env::var("ORRERY_TEST_POSTGRES_TLS_WRONG_CA")
+        .expect("ORRERY_TEST_POSTGRES_TLS_WRONG_CA");
+    let tls_dir = std::path::Path::new(&ca).parent().unwrap().to_owned();
+    let redis = TlsRedis::start(&tls_dir);
+    let url = format!("rediss://localhost:{}/", redis.port);
+    // A certificate from another CA, or plain text to a TLS port, is refused at start.
+    let wrong = std::fs::read(&wrong_ca).unwrap();
+    let refused = orrery_server::shared::Shared::redis_with_ca(&url, Some(wrong)).await;
+    assert!(
+        refused.is_err(),
+        "a server certificate from another CA is refused"
+    );
+    let plain = format!("redis://localhost:{}/", redis.port);
+    assert!(orrery_server::shared::Shared::redis(&plain).await.is_err());
+    // With the right CA the server shares its limits through it.
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.redis_url = secrecy::SecretString::from(url.clone());
+        s.redis_ca_file = ca.clone();
+    })
+    .await;
+    let user = app.signed_up_user().await;
+    app.get("/api/auth/me", &user.token).await.ok(200);
+    let shared =
+        orrery_server::shared::Shared::redis_with_ca(&url, Some(std::fs::read(&ca).unwrap()))
+            .await
+            .expect("the test connects with the right CA");
+    assert!(shared.ping().await, "Redis answers over TLS");
+    let reply = app.get("/api/auth/me", &user.token).await;
+    let state = reply.headers["ratelimit"].to_str().unwrap().to_owned();
+    assert!(state.starts_with(r#""minute";r="#), "{state}");
+}
