@@ -73,7 +73,12 @@ schemathesis_stage() {
         --checks all --exclude-checks positive_data_acceptance \
         --max-examples "$examples" --max-time "$seconds" --workers 1 \
         --report junit,ndjson --report-dir "$out"
-    ) || status=$?
+    ) 2>&1 | tee "$dir/schemathesis.out" || status=$?
+    # A fuzzer whose credentials stopped working passes while testing nothing behind them.
+    if grep -q "Authentication failed" "$dir/schemathesis.out"; then
+      echo "schemathesis lost its credentials: operations answered only 401/403" >&2
+      status=1
+    fi
   else
     echo "the fuzzer's accounts could not be made (server log: $dir/server.log)" >&2
   fi
