@@ -982,6 +982,13 @@ pub struct EmailTemplate {
     pub text: String,
     /// The variables the templates may use.
     pub variables: Vec<String>,
+    /// Whether mails of this template are sent; a switched-off template sends nothing.
+    #[serde(default = "switched_on")]
+    pub is_active: bool,
+}
+
+fn switched_on() -> bool {
+    true
 }
 
 /// Email templates.

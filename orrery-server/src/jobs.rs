@@ -116,6 +116,18 @@ pub async fn send_due_mail(state: &AppState) -> anyhow::Result<usize> {
 #[tracing::instrument(skip_all, fields(mail_id = %mail.id, template = %mail.template, attempt = mail.attempts))]
 async fn send_one(state: &AppState, owner: &str, mail: &OutboxEmail, lease_safe_until: Instant) {
     let outcome = match state.store.template(&mail.template).await {
+        Ok(template) if !template.is_active => {
+            // Switched off: given up at once, saying why (it is not an error to retry).
+            tracing::info!("mail not sent: its template is switched off");
+            if let Err(e) = state
+                .store
+                .fail_email(mail.id, owner, "not sent: the template is switched off")
+                .await
+            {
+                tracing::warn!(error = %e, "recording a skipped mail failed");
+            }
+            return;
+        }
         Ok(template) => match render(&template, &mail.to, &mail.variables) {
             Ok(mut rendered) => {
                 rendered.id = Some(mail.id);

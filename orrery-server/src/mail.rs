@@ -670,6 +670,7 @@ mod tests {
             html: html.into(),
             text: text.into(),
             variables: variables.iter().map(|v| (*v).to_owned()).collect(),
+            is_active: true,
         }
     }
 

@@ -25,6 +25,7 @@ row! {
         html: String,
         text: String,
         variables: JsonText,
+        is_active: bool,
     }
 }
 
@@ -62,6 +63,7 @@ impl TryFrom<TemplateRow> for EmailTemplate {
             text: row.text,
             variables: serde_json::from_str(&row.variables.0)
                 .map_err(|e| corrupt("template variables", e))?,
+            is_active: row.is_active,
         })
     }
 }
@@ -93,7 +95,8 @@ impl EmailTemplateStore for Store {
     async fn template(&self, name: &str) -> StoreResult<EmailTemplate> {
         let row = with_db!(self, |db, pg| {
             sqlx::query_as::<_, TemplateRow>(
-                "select name, subject, html, text, variables from email_templates where name = $1",
+                "select name, subject, html, text, variables, is_active from email_templates \
+                 where name = $1",
             )
             .bind(name)
             .fetch_optional(db)
@@ -108,7 +111,8 @@ impl EmailTemplateStore for Store {
     async fn list_templates(&self) -> StoreResult<Vec<EmailTemplate>> {
         let rows = with_db!(self, |db, pg| {
             sqlx::query_as::<_, TemplateRow>(
-                "select name, subject, html, text, variables from email_templates order by name",
+                "select name, subject, html, text, variables, is_active from email_templates \
+                 order by name",
             )
             .fetch_all(db)
             .await
@@ -130,10 +134,11 @@ impl EmailTemplateStore for Store {
             .map_err(|e| StoreError::Invalid(format!("template variables: {e}")))?;
         with_db!(self, |db, pg| {
             sqlx::query(
-                "insert into email_templates (name, subject, html, text, variables, updated_at) \
-                 values ($1, $2, $3, $4, $5, $6) on conflict (name) do update set \
+                "insert into email_templates (name, subject, html, text, variables, updated_at, \
+                 is_active) values ($1, $2, $3, $4, $5, $6, $7) on conflict (name) do update set \
                  subject = excluded.subject, html = excluded.html, text = excluded.text, \
-                 variables = excluded.variables, updated_at = excluded.updated_at",
+                 variables = excluded.variables, updated_at = excluded.updated_at, \
+                 is_active = excluded.is_active",
             )
             .bind(&template.name)
             .bind(&template.subject)
@@ -141,6 +146,7 @@ impl EmailTemplateStore for Store {
             .bind(&template.text)
             .bind(JsonText(variables))
             .bind(Ts::now())
+            .bind(template.is_active)
             .execute(db)
             .await
             .db()?;

@@ -25,6 +25,8 @@ row! {
         billing_customer_id: Option<String>,
         created_at: Ts,
         last_seen_at: Option<Ts>,
+        theme: String,
+        updated_at: Ts,
         has_password: bool,
         has_google: bool,
     }
@@ -127,7 +129,8 @@ pub(crate) async fn export_user(store: &Store, id: Uuid) -> StoreResult<Value> {
             }
             let profile = sqlx::query_as::<_, ProfileRow>(
                 "select id, email, name, role, plan, trial_ends_at, billing_customer_id, \
-                 created_at, last_seen_at, password_hash is not null as has_password, \
+                 created_at, last_seen_at, theme, updated_at, \
+                 password_hash is not null as has_password, \
                  google_sub is not null as has_google from users where id = $1",
             )
             .bind(id)
@@ -262,6 +265,8 @@ pub(crate) async fn export_user(store: &Store, id: Uuid) -> StoreResult<Value> {
             "billing_customer_id": profile.billing_customer_id,
             "created_at": ts(profile.created_at),
             "last_seen_at": profile.last_seen_at.map(ts),
+            "theme": profile.theme,
+            "updated_at": ts(profile.updated_at),
             "signs_in_with_password": profile.has_password,
             "signs_in_with_google": profile.has_google,
         },

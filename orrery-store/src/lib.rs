@@ -29,6 +29,7 @@ mod limits;
 mod memory;
 mod pack;
 mod subscriptions;
+pub mod testing;
 mod tokens;
 mod usage;
 mod users;
@@ -374,6 +375,11 @@ const SQLITE_MIGRATIONS: &[Embedded] = &[
         "email_change_and_account_deletion",
         include_str!("../migrations/sqlite/0005_email_change_and_account_deletion.sql"),
     ),
+    (
+        6,
+        "email_template_switch",
+        include_str!("../migrations/sqlite/0006_email_template_switch.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[Embedded] = &[
     (
@@ -400,6 +406,11 @@ const POSTGRES_MIGRATIONS: &[Embedded] = &[
         5,
         "email_change_and_account_deletion",
         include_str!("../migrations/postgres/0005_email_change_and_account_deletion.sql"),
+    ),
+    (
+        6,
+        "email_template_switch",
+        include_str!("../migrations/postgres/0006_email_template_switch.sql"),
     ),
 ];
 

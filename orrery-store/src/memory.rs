@@ -1834,6 +1834,8 @@ fn export(s: &State, id: Uuid) -> StoreResult<Value> {
             "billing_customer_id": user.billing_customer_id,
             "created_at": ts(user.created_at),
             "last_seen_at": user.last_seen_at.map(ts),
+            "theme": user.theme.as_str(),
+            "updated_at": ts(user.updated_at),
             "signs_in_with_password": user.password_hash.is_some(),
             "signs_in_with_google": user.google_sub.is_some(),
         },
@@ -1945,6 +1947,7 @@ mod seeds {
                     text,
                     variables: serde_json::from_str(&variables)
                         .expect("seeded template variables are a JSON list"),
+                    is_active: true,
                 });
                 rest = rest.trim_start();
                 match rest.as_bytes().first() {

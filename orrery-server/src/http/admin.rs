@@ -163,6 +163,8 @@ pub struct TemplateView {
     pub text: String,
     /// The variables the template may use.
     pub variables: Vec<String>,
+    /// Whether its mails are sent.
+    pub is_active: bool,
 }
 
 /// `PUT /api/admin/email-templates/{name}`.
@@ -193,6 +195,9 @@ pub struct SaveTemplate {
     /// The variables the templates may use (at most 50); a template using another is refused.
     #[schema(max_items = 50)]
     pub variables: Vec<String>,
+    /// Whether its mails are sent (left out: unchanged). Mails of a switched-off template are
+    /// given up, not sent.
+    pub is_active: Option<bool>,
 }
 
 /// List accounts (admins only).
@@ -406,8 +411,11 @@ async fn save_template(
         html: body.html,
         text: body.text,
         variables: body.variables,
+        is_active: true,
     };
-    let saved = admin_service.save_template(admin.0.id(), template).await?;
+    let saved = admin_service
+        .save_template(admin.0.id(), template, body.is_active)
+        .await?;
     Ok(Json(template_view(saved)))
 }
 
@@ -426,6 +434,7 @@ fn template_view(t: EmailTemplate) -> TemplateView {
         html: t.html,
         text: t.text,
         variables: t.variables,
+        is_active: t.is_active,
     }
 }
 

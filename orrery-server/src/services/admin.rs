@@ -486,9 +486,12 @@ impl Admin {
     pub async fn save_template(
         &self,
         admin: Uuid,
-        template: EmailTemplate,
+        mut template: EmailTemplate,
+        is_active: Option<bool>,
     ) -> Result<EmailTemplate, ApiError> {
-        self.store.template(&template.name).await?;
+        let current = self.store.template(&template.name).await?;
+        // Left out, the switch stays where it was: editing the text does not turn a template on.
+        template.is_active = is_active.unwrap_or(current.is_active);
         for (field, value, max) in [
             ("subject", &template.subject, SUBJECT_MAX_CHARS),
             ("html", &template.html, BODY_MAX_CHARS),

@@ -557,6 +557,61 @@ async fn mail_templates_are_checked_when_saved_and_used_when_sent(backend: Backe
             .len(),
         1
     );
+
+    // Switched off, a template sends nothing: its mails are given up, saying why; an edit that
+    // leaves the switch out keeps it off; switched on again, mails go out.
+    let off = app
+        .put(
+            path,
+            &admin.token,
+            json!({"subject": "Hi {{ name }}", "html": "x", "text": "x",
+                   "variables": ["name", "trial_ends_at", "app_url"], "is_active": false}),
+        )
+        .await;
+    assert_eq!(off.ok(200)["is_active"], false);
+    let edited = save("Hi again", "x", "x", json!(["name"])).await;
+    assert_eq!(edited.ok(200)["is_active"], false);
+    app.put(
+        path,
+        &admin.token,
+        json!({"subject": "x", "html": "x", "text": "x",
+                                        "variables": [], "is_active": "no"}),
+    )
+    .await
+    .problem(422, "invalid-body");
+    let quiet = app.signed_up_user().await;
+    app.outbox_settled().await;
+    assert!(app.mail_templates(&quiet.email).is_empty(), "nothing sent");
+    {
+        use orrery_core::store::{EmailOutbox, EmailStatus, Page};
+        let store = app.store().await;
+        let failed = store
+            .list_emails(Some(EmailStatus::Failed), Page::default())
+            .await
+            .unwrap();
+        let given_up = failed
+            .items
+            .iter()
+            .find(|m| m.to == quiet.email)
+            .expect("the welcome mail is given up");
+        assert_eq!(
+            given_up.last_error.as_deref(),
+            Some("not sent: the template is switched off")
+        );
+        store.close().await;
+    }
+    app.put(
+        path,
+        &admin.token,
+        json!({"subject": "Back", "html": "x", "text": "x", "variables": [], "is_active": true}),
+    )
+    .await
+    .ok(200);
+    let loud = app.signed_up_user().await;
+    assert_eq!(
+        app.wait_for_mail(&loud.email, "welcome").await.subject,
+        "Back"
+    );
 }
 
 async fn users_are_listed_by_plan_and_search(backend: Backend) {

@@ -22,18 +22,25 @@ pub enum Backend {
     Postgres,
 }
 
-/// Whether to skip PostgreSQL cases: only outside CI, when no server was given. In CI a
-/// missing server fails the test instead.
+/// Whether to skip PostgreSQL cases: only outside CI, when no server was given
+/// (`orrery_store::testing::postgres_server`, shared with the store's conformance suite). In CI
+/// a missing server fails the test instead.
 pub fn skip_postgres() -> bool {
-    if std::env::var("ORRERY_TEST_POSTGRES_URL").is_ok() {
-        return false;
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "CI is set but ORRERY_TEST_POSTGRES_URL is not: PostgreSQL cases cannot run"
-    );
-    eprintln!("SKIPPED: PostgreSQL case (set ORRERY_TEST_POSTGRES_URL, or run scripts/test-all)");
-    true
+    orrery_store::testing::postgres_server().is_none()
+}
+
+/// Runs a case written against [`Backend`] on `backend` (for `both!`, through the workspace's
+/// `orrery_store::backend_tests!`).
+pub async fn run<F, Fut>(backend: orrery_store::Backend, case: F)
+where
+    F: FnOnce(Backend) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    case(match backend {
+        orrery_store::Backend::Postgres => Backend::Postgres,
+        _ => Backend::Sqlite,
+    })
+    .await;
 }
 
 /// A running application.
@@ -131,27 +138,15 @@ pub fn test_settings(dir: &std::path::Path, database_url: &str) -> Settings {
 /// A fresh database for `backend`.
 pub async fn database_url(backend: Backend, dir: &std::path::Path) -> String {
     match backend {
-        Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.join("orrery.db").display()),
+        Backend::Sqlite => orrery_store::testing::sqlite_url(dir),
         Backend::Postgres => {
-            let server =
-                std::env::var("ORRERY_TEST_POSTGRES_URL").expect("ORRERY_TEST_POSTGRES_URL");
-            let name = format!("api_{}", uuid::Uuid::new_v4().simple());
-            let mut admin = sqlx::PgConnection::connect(&server)
+            let server = orrery_store::testing::postgres_server().expect("a PostgreSQL server");
+            orrery_store::testing::create_postgres_database(&server, "api")
                 .await
-                .expect("PostgreSQL answers");
-            sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
-                .execute(&mut admin)
-                .await
-                .expect("create database");
-            let base = server
-                .rsplit_once('/')
-                .map_or(server.as_str(), |(base, _)| base);
-            format!("{base}/{name}")
+                .0
         }
     }
 }
-
-use sqlx::Connection as _;
 
 /// Starts the application on `backend` with test settings.
 pub async fn spawn_app(backend: Backend) -> TestApp {

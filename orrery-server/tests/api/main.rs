@@ -26,22 +26,16 @@ mod stripe_emulator;
 mod usage;
 
 /// Runs an async test case on SQLite and on PostgreSQL: `both!(name);` makes `name::sqlite`
-/// and `name::postgres`, each calling `crate::<module>::name(Backend)`.
+/// and `name::postgres`, each calling `crate::<module>::name(Backend)` — the workspace's one
+/// backend-test macro (`orrery_store::backend_tests!`, which the store's conformance suite uses
+/// too), with the shared PostgreSQL rules (`orrery_store::testing`).
 #[macro_export]
 macro_rules! both {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$case($crate::helpers::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if $crate::helpers::skip_postgres() {
-                    return;
-                }
-                super::$case($crate::helpers::Backend::Postgres).await
-            }
+    ($($case:ident),* $(,)?) => {
+        orrery_store::backend_tests! {
+            run = $crate::helpers::run,
+            backends = [sqlite, postgres],
+            cases = [$($case),*],
         }
-    )*};
+    };
 }

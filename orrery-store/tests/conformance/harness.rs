@@ -1,15 +1,13 @@
 //! Where each case's store comes from: SQLite in a temporary directory, a fresh database on
 //! the PostgreSQL server at `ORRERY_TEST_POSTGRES_URL` (which `scripts/test-all` starts), or a
-//! [`MemoryStore`]. Cases see the store as an [`AnyStore`] trait object, as the server will.
-//! When `CI` is set and no PostgreSQL is given, the PostgreSQL cases fail: a backend is never
-//! skipped silently.
+//! [`MemoryStore`] — made by `orrery_store::testing`, as the server's API tests make theirs.
+//! Cases see the store as an [`AnyStore`] trait object, as the server will. When `CI` is set
+//! and no PostgreSQL is given, the PostgreSQL cases fail: a backend is never skipped silently.
 
-use std::str::FromStr;
 use std::sync::Arc;
 
+use orrery_store::testing;
 use orrery_store::{Backend, MemoryStore, Store, StoreOptions};
-use sqlx::ConnectOptions as _;
-use sqlx::postgres::PgConnectOptions;
 
 /// Every storage trait plus the backend's own methods: the trait the server holds.
 pub use orrery_store::Storage as AnyStore;
@@ -47,12 +45,23 @@ pub enum Raw {
     Memory(MemoryStore),
 }
 
+/// Runs `case` on a fresh store of `backend`, then drops its database.
+pub async fn run<F>(backend: Backend, case: F)
+where
+    F: for<'a> AsyncFnOnce(&'a TestDb),
+{
+    let db = match backend {
+        Backend::Sqlite => sqlite().await,
+        Backend::Postgres => postgres().await.expect("a PostgreSQL server"),
+        _ => memory().await,
+    };
+    case(&db).await;
+    db.finish().await;
+}
+
 pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("orrery.db").display()
-    );
+    let url = testing::sqlite_url(dir.path());
     let store = Store::connect(&url, StoreOptions::default())
         .await
         .expect("sqlite store opens");
@@ -63,25 +72,8 @@ pub async fn sqlite() -> TestDb {
 }
 
 pub async fn postgres() -> Option<TestDb> {
-    let Ok(admin_url) = std::env::var("ORRERY_TEST_POSTGRES_URL") else {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "CI is set but ORRERY_TEST_POSTGRES_URL is not: the PostgreSQL conformance cases \
-                 cannot run (scripts/test-all starts a server and sets it)"
-            );
-        }
-        warn_once_about_skipping();
-        return None;
-    };
-    let name = format!("orrery_test_{}", uuid::Uuid::now_v7().simple());
-    let admin = PgConnectOptions::from_str(&admin_url).expect("ORRERY_TEST_POSTGRES_URL parses");
-    let mut conn = admin.connect().await.expect("postgres server answers");
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
-        .execute(&mut conn)
-        .await
-        .expect("test database is created");
-    drop(conn);
-    let url = with_database(&admin_url, &name);
+    let admin_url = testing::postgres_server()?;
+    let (url, name) = testing::create_postgres_database(&admin_url, "orrery_test").await;
     let store = Store::connect(&url, StoreOptions::default())
         .await
         .expect("postgres store opens");
@@ -141,14 +133,7 @@ impl TestDb {
             admin_url, name, ..
         } = self.source
         {
-            let admin = PgConnectOptions::from_str(&admin_url).unwrap();
-            if let Ok(mut conn) = admin.connect().await {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "drop database if exists {name} with (force)"
-                )))
-                .execute(&mut conn)
-                .await;
-            }
+            testing::drop_postgres_database(&admin_url, &name).await;
         }
     }
 }
@@ -240,36 +225,5 @@ impl Raw {
             Raw::Memory(_) => unreachable!("refused above"),
         }
         out
-    }
-}
-
-/// Says once per run, past the test harness's output capture, that PostgreSQL was skipped.
-fn warn_once_about_skipping() {
-    static WARNED: std::sync::Once = std::sync::Once::new();
-    WARNED.call_once(|| {
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n!!! the PostgreSQL conformance cases are SKIPPED: ORRERY_TEST_POSTGRES_URL is \
-             not set (scripts/test-all starts a server; or point it at one where you may create \
-             databases). They pass without checking anything. !!!\n"
-        );
-    });
-}
-
-/// `url` with its database name replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let after_scheme = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[after_scheme..].find('/') {
-        Some(slash) => &base[..after_scheme + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{base}/{name}?{query}"),
-        None => format!("{base}/{name}"),
     }
 }

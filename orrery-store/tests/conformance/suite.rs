@@ -1,34 +1,19 @@
 //! The list of cases: each runs once on SQLite, once on PostgreSQL and once on the memory store
-//! (`suite::graphs::stale_base_is_a_conflict::postgres`).
+//! (`suite::graphs::stale_base_is_a_conflict::postgres`), through the workspace's one
+//! backend-test macro (`orrery_store::backend_tests!`) and `harness::run`.
 
 macro_rules! conformance {
     ($($group:ident: [$($case:ident),* $(,)?]),* $(,)?) => {$(
-        mod $group {$(
-            mod $case {
-                use crate::{cases, harness};
+        mod $group {
+            #[allow(unused_imports)]
+            use crate::cases::$group::*;
 
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    let db = harness::sqlite().await;
-                    cases::$group::$case(&db).await;
-                    db.finish().await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    let Some(db) = harness::postgres().await else { return };
-                    cases::$group::$case(&db).await;
-                    db.finish().await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn memory() {
-                    let db = harness::memory().await;
-                    cases::$group::$case(&db).await;
-                    db.finish().await;
-                }
+            orrery_store::backend_tests! {
+                run = crate::harness::run,
+                backends = [sqlite, postgres, memory],
+                cases = [$($case),*],
             }
-        )*}
+        }
     )*};
 }
 

@@ -87,7 +87,13 @@ export function endpoints(c: ApiClient) {
       saveTemplate: (t: T.MailTemplate) =>
         c.request<T.MailTemplate>(`/api/admin/email-templates/${enc(t.name)}`, {
           method: 'PUT',
-          body: { subject: t.subject, html: t.html, text: t.text, variables: t.variables },
+          body: {
+            subject: t.subject,
+            html: t.html,
+            text: t.text,
+            variables: t.variables,
+            is_active: t.is_active,
+          },
         }),
     },
   };

@@ -271,4 +271,6 @@ export interface MailTemplate {
   html: string;
   text: string;
   variables: string[];
+  /** Switched off, the template sends nothing. */
+  is_active: boolean;
 }

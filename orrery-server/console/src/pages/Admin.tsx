@@ -327,6 +327,20 @@ function TemplateEditor({ template, onSaved }: { template: MailTemplate; onSaved
           <textarea id="tpl-text" rows={8} value={draft.text} onChange={(e) => setDraft({ ...draft, text: e.target.value })} aria-invalid={fieldMessage('text') ? true : undefined} />
           {fieldMessage('text') && <p className="field-error">{fieldMessage('text')}</p>}
         </div>
+        <div className="field">
+          <label className="check">
+            <input
+              type="checkbox"
+              checked={draft.is_active}
+              onChange={(e) => setDraft({ ...draft, is_active: e.target.checked })}
+              aria-describedby="tpl-active-help"
+            />
+            Send this mail
+          </label>
+          <p id="tpl-active-help" className="muted">
+            Switched off, mails of this template are not sent (the outbox gives them up).
+          </p>
+        </div>
         <div className="actions">
           <button type="submit" className="primary" disabled={save.busy}>
             Save template

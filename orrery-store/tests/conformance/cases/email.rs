@@ -73,11 +73,13 @@ pub async fn templates_are_saved_and_replaced(db: &TestDb) {
         html: "<p>{{ count }} runs</p>".to_owned(),
         text: "{{ count }} runs".to_owned(),
         variables: vec!["name".to_owned(), "count".to_owned()],
+        is_active: true,
     };
     store.save_template(&template).await.unwrap();
     assert_eq!(store.template("digest").await.unwrap(), template);
     template.subject = "This week".to_owned();
     template.variables = vec!["count".to_owned()];
+    template.is_active = false;
     store.save_template(&template).await.unwrap();
     assert_eq!(store.template("digest").await.unwrap(), template);
     assert_eq!(store.list_templates().await.unwrap().len(), 13);

@@ -126,6 +126,8 @@ pub async fn export_holds_the_accounts_data_and_no_secrets(db: &TestDb) {
     assert_eq!(export["user"]["id"], json!(ada));
     assert_eq!(export["user"]["email"], "ada@example.com");
     assert_eq!(export["user"]["signs_in_with_google"], true);
+    assert_eq!(export["user"]["theme"], "system");
+    assert!(export["user"]["updated_at"].is_string(), "{export}");
     let graphs = export["graphs"].as_array().unwrap();
     assert_eq!(graphs.len(), 2);
     assert_eq!(graphs[0]["name"], "flow");
