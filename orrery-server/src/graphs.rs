@@ -180,6 +180,10 @@ pub async fn layout(
     graph: Graph,
     seed: u64,
 ) -> Result<(Vec<[f32; 3]>, bool), ApiError> {
+    // A graph being started has no nodes yet: nothing to place, not an error.
+    if graph.nodes.is_empty() {
+        return Ok((Vec::new(), false));
+    }
     let key = format!("layout:{digest}:{seed}");
     if let Some(bytes) = state.shared.get(&key).await
         && let Ok(positions) = serde_json::from_slice::<Vec<[f32; 3]>>(&bytes)

@@ -5,7 +5,7 @@ use axum::extract::State;
 use orrery_core::store::GraphFilter;
 use orrery_core::{Interface, Plan};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -14,7 +14,7 @@ use crate::graphs::{check_callers, parse_graph};
 use crate::http::AppState;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{CurrentUser, Json, MaybeUser, Path, Query};
-use crate::http::graphs::{GraphSummaryView, ListQuery, check_agent_id, page};
+use crate::http::graphs::{GraphSummaryView, check_agent_id, page};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -138,14 +138,30 @@ pub struct CheckResponse {
     pub success: bool,
 }
 
+/// Paging and search of the agents list (which always includes the public ones, and never
+/// documents: an agent's versions have their own route).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AgentQuery {
+    /// 1-based page (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
+    pub page: Option<u32>,
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// Case-insensitive substring of name or description, at most 200 characters.
+    #[param(max_length = 200)]
+    pub search: Option<String>,
+}
+
 /// Agents you may use: yours and public ones.
-#[utoipa::path(get, path = "/api/agents", tag = "agents", params(ListQuery), security((), ("bearer" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/api/agents", tag = "agents", params(AgentQuery), security((), ("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = AgentList), (status = 400, body = Problem)))]
 #[tracing::instrument(skip_all, err(level = "info"))]
 async fn list_agents(
     State(state): State<AppState>,
     viewer: MaybeUser,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<AgentQuery>,
 ) -> Result<Json<AgentList>, ApiError> {
     let page = page(q.page, q.limit)?;
     let search = q

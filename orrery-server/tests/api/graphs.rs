@@ -316,6 +316,23 @@ async fn layouts_are_deterministic_and_cached_per_version(backend: Backend) {
     app.get(&format!("/api/graphs/{id}/layout?seed=-1"), &user.token)
         .await
         .problem(400, "bad-request");
+    // A graph just started has no nodes: nothing to place, and its picture is an empty canvas.
+    let empty = app
+        .create_graph(&user, "Blank", json!({"schema": 1, "nodes": []}))
+        .await;
+    let empty = empty.ok(201)["graph"]["id"].as_str().unwrap().to_owned();
+    let layout = app
+        .get(&format!("/api/graphs/{empty}/layout"), &user.token)
+        .await;
+    assert_eq!(layout.ok(200)["positions"], json!([]));
+    let png = app
+        .get(
+            &format!("/api/graphs/{empty}/thumbnail.png?width=64&height=64"),
+            &user.token,
+        )
+        .await;
+    assert_eq!(png.status, 200, "{:?}", png.body);
+    assert_eq!(&png.bytes[..8], b"\x89PNG\r\n\x1a\n");
 }
 
 async fn thumbnails_are_png_pictures(backend: Backend) {
