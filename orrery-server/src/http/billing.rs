@@ -425,6 +425,12 @@ fn optional_body<T: serde::de::DeserializeOwned + Default>(
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
+    if crate::http::extract::has_nul_escape(&body) {
+        return Err(ApiError::InvalidBody {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            detail: "strings must not contain the NUL character (\\u0000)".into(),
+        });
+    }
     serde_json::from_slice(&body).map_err(|e| ApiError::InvalidBody {
         status: if e.is_syntax() || e.is_eof() {
             StatusCode::BAD_REQUEST

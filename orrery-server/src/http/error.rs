@@ -289,9 +289,20 @@ impl ApiError {
             type_: format!("/problems/{slug}"),
             title: title.to_owned(),
             status: status.as_u16(),
-            detail,
+            detail: printable_detail(detail),
             extensions,
         }
+    }
+}
+
+/// `detail` with every NUL written as `\u0000`: details quote the caller's input (a JSON key
+/// serde did not expect, a field's value), and the published schema promises a detail without NUL
+/// (`NO_NUL`), which clients that store it in PostgreSQL text rely on.
+fn printable_detail(detail: String) -> String {
+    if detail.contains('\0') {
+        detail.replace('\0', "\\u0000")
+    } else {
+        detail
     }
 }
 
@@ -422,6 +433,12 @@ mod tests {
             "application/problem+json"
         );
         (status, retry)
+    }
+
+    #[test]
+    fn a_detail_quoting_a_nul_escapes_it() {
+        let problem = ApiError::BadRequest("unknown field `a\0b`".into()).to_problem();
+        assert_eq!(problem.detail, "unknown field `a\\u0000b`");
     }
 
     #[test]

@@ -131,6 +131,17 @@ async fn every_body_route_refuses_bad_bodies(backend: Backend) {
             "{method} {path}: {:#}",
             reply.body
         );
+        // A detail quotes the caller's input; a NUL in it comes back escaped, never raw (the
+        // schema promises details without NUL).
+        let mut nul = good.clone();
+        nul["sur\u{0}prise"] = json!(true);
+        let reply = send(app.request(method.clone(), &path).json(&nul)).await;
+        reply.problem(422, "invalid-body");
+        let detail = reply.body["detail"].as_str().unwrap();
+        assert!(
+            !detail.contains('\0') && detail.contains("\\u0000"),
+            "{method} {path}: {detail:?}"
+        );
         let key = good.as_object().unwrap().keys().next().unwrap().clone();
         let mut wrong_type = good.clone();
         wrong_type[&key] = json!(12345);

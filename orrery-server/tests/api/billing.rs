@@ -562,6 +562,19 @@ async fn the_billing_portal_opens_for_customers(backend: Backend) {
         .post("/api/billing/portal", &user.token, json!({"colour": "red"}))
         .await;
     unknown.problem(422, "invalid-body");
+    // What the fuzzer sent once: a NUL in an unknown key came back raw in the detail.
+    let nul = app
+        .post(
+            "/api/billing/portal",
+            &user.token,
+            json!({"co\u{0}lour": []}),
+        )
+        .await;
+    let detail = nul.problem(422, "invalid-body")["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!detail.contains('\0'), "{detail:?}");
 }
 
 async fn paying_on_the_hosted_checkout_page_upgrades_as_complete_checkout_does(backend: Backend) {
