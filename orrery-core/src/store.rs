@@ -861,6 +861,11 @@ pub struct UsageBucket {
 }
 
 /// API usage counters and history.
+///
+/// Counts include the daily totals that retention rolled old records up into
+/// ([`RetentionStore::prune`]): a day's totals count when the day starts inside the range, so
+/// counts over whole UTC days (months, history) are exact however old the records are.
+/// [`UsageStore::session_stats`] needs the records themselves and covers only those kept.
 #[async_trait::async_trait]
 pub trait UsageStore: Send + Sync {
     /// Records a call.
@@ -1114,6 +1119,64 @@ pub trait EmailOutbox: Send + Sync {
         status: Option<EmailStatus>,
         page: Page,
     ) -> StoreResult<Paged<OutboxEmail>>;
+}
+
+/// What the retention job removes (see [`RetentionStore::prune`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Prunable {
+    /// Records of API calls, rolled up into daily totals per account and key before they go,
+    /// so that counts, quotas and history over whole days stay exact.
+    UsageRecords,
+    /// Monitoring events; `graph.created` events are counted into the daily totals first
+    /// (usage history's `graphs_created`).
+    Events,
+    /// Mails the outbox sent or gave up on (pending mails are never pruned).
+    FinishedMail,
+    /// Refresh, password-reset and email-change tokens that are spent: used, revoked or
+    /// expired.
+    SpentTokens,
+    /// Receipts of processed payment webhooks (they make a replayed webhook a no-op).
+    WebhookReceipts,
+}
+
+impl Prunable {
+    /// Every kind, in the order the retention job prunes them.
+    pub const ALL: [Prunable; 5] = [
+        Prunable::UsageRecords,
+        Prunable::Events,
+        Prunable::FinishedMail,
+        Prunable::SpentTokens,
+        Prunable::WebhookReceipts,
+    ];
+
+    /// Its name in settings, logs and metrics (`usage_records`…).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Prunable::UsageRecords => "usage_records",
+            Prunable::Events => "events",
+            Prunable::FinishedMail => "finished_mail",
+            Prunable::SpentTokens => "spent_tokens",
+            Prunable::WebhookReceipts => "webhook_receipts",
+        }
+    }
+}
+
+/// Removing what has been kept long enough.
+#[async_trait::async_trait]
+pub trait RetentionStore: Send + Sync {
+    /// Removes at most `batch` records of `what` older than `before`, oldest first, in one
+    /// transaction, and returns how many went (fewer than `batch`: nothing older is left).
+    ///
+    /// Usage records and `graph.created` events are moved into daily totals in the same
+    /// transaction; `before` is taken back to its UTC midnight for them, so that a day is
+    /// rolled up whole and reads over whole days ([`UsageStore`]) are exact: a day's totals
+    /// count when the day starts inside the range asked for. Several callers at once (server
+    /// instances) never count a record twice. "Older" is, per kind: the call or event time,
+    /// the mail's queueing time, the first of a token's use, revocation and expiry (a reused
+    /// refresh token is recognised as theft only while its record is kept), the webhook's
+    /// processing time.
+    async fn prune(&self, what: Prunable, before: OffsetDateTime, batch: u32) -> StoreResult<u64>;
 }
 
 /// The longest graph name, in characters: the one number the store and the server check.

@@ -13,17 +13,48 @@ use time::OffsetDateTime;
 /// The pool of one backend.
 #[derive(Clone, Debug)]
 pub(crate) enum Pool {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePools),
     Postgres(PgPool),
+}
+
+/// SQLite's connections: readers, and one writer. SQLite lets one connection write at a time;
+/// queueing writers on one connection in-process (sqlx's pool hands it out first come, first
+/// served) replaces the busy handler's sleep-and-retry, whose waits grew the write tail to
+/// hundreds of milliseconds under load. Readers never wait for it (WAL). The busy timeout
+/// still covers writers in other processes (the CLI beside a running server).
+#[derive(Clone, Debug)]
+pub(crate) struct SqlitePools {
+    pub(crate) read: SqlitePool,
+    pub(crate) write: SqlitePool,
 }
 
 /// Runs `$body` with `$db` bound to the pool of the store's backend and `$pg` to whether it
 /// is PostgreSQL. The body is compiled once per backend, so it is plain monomorphic sqlx code
 /// (no generic bounds); SQL that differs between the dialects picks its text with `$pg`.
+///
+/// `with_db!(store, write |db, pg| …)` is for bodies that write: on SQLite `$db` is then the
+/// writer connection (see [`SqlitePools`]); without `write` it is the readers' pool. A write
+/// on the readers' pool still works (SQLite's busy handler serialises it), only slower.
 macro_rules! with_db {
     ($store:expr, |$db:ident, $pg:ident| $body:expr) => {
         match &$store.pool {
-            $crate::db::Pool::Sqlite($db) => {
+            $crate::db::Pool::Sqlite(pools) => {
+                let $db = &pools.read;
+                #[allow(unused_variables)]
+                let $pg = false;
+                $body
+            }
+            $crate::db::Pool::Postgres($db) => {
+                #[allow(unused_variables)]
+                let $pg = true;
+                $body
+            }
+        }
+    };
+    ($store:expr, write |$db:ident, $pg:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::db::Pool::Sqlite(pools) => {
+                let $db = &pools.write;
                 #[allow(unused_variables)]
                 let $pg = false;
                 $body

@@ -13,6 +13,7 @@ use crate::Store;
 use crate::db::{DbResult, JsonText, Ts, row, with_db};
 use crate::graphs::digest;
 use crate::pack::{self, Stored};
+use crate::retention::NO_KEY;
 
 row! {
     struct ProfileRow {
@@ -84,6 +85,16 @@ row! {
 }
 
 row! {
+    struct DailyExportRow {
+        day: i64,
+        api_key_id: Uuid,
+        api_calls: i64,
+        duration_ms: i64,
+        graphs_created: i64,
+    }
+}
+
+row! {
     struct UsageExportRow {
         api_key_id: Option<Uuid>,
         endpoint: String,
@@ -116,7 +127,7 @@ row! {
 }
 
 pub(crate) async fn export_user(store: &Store, id: Uuid) -> StoreResult<Value> {
-    let (profile, graphs, versions, keys, subscription, usage, events, mails) = with_db!(
+    let (profile, graphs, versions, keys, subscription, usage, daily, events, mails) = with_db!(
         store,
         |db, pg| {
             let mut tx = db.begin().await.db()?;
@@ -179,6 +190,14 @@ pub(crate) async fn export_user(store: &Store, id: Uuid) -> StoreResult<Value> {
             .fetch_all(&mut *tx)
             .await
             .db()?;
+            let daily = sqlx::query_as::<_, DailyExportRow>(
+                "select day, api_key_id, api_calls, duration_ms, graphs_created from usage_daily \
+                 where user_id = $1 order by day, api_key_id",
+            )
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await
+            .db()?;
             let events = sqlx::query_as::<_, EventExportRow>(
                 "select id, graph_id, kind, data, at from monitoring_logs where user_id = $1 \
                  order by at, id",
@@ -203,6 +222,7 @@ pub(crate) async fn export_user(store: &Store, id: Uuid) -> StoreResult<Value> {
                 keys,
                 subscription,
                 usage,
+                daily,
                 events,
                 mails,
             )
@@ -295,6 +315,13 @@ pub(crate) async fn export_user(store: &Store, id: Uuid) -> StoreResult<Value> {
             "status": u.status,
             "at": ts(u.at),
             "duration_ms": u.duration_ms,
+        })).collect::<Vec<_>>(),
+        "usage_daily": daily.into_iter().map(|d| json!({
+            "day": (OffsetDateTime::UNIX_EPOCH.date() + time::Duration::days(d.day)).to_string(),
+            "api_key_id": (d.api_key_id != NO_KEY).then_some(d.api_key_id),
+            "api_calls": d.api_calls,
+            "duration_ms": d.duration_ms,
+            "graphs_created": d.graphs_created,
         })).collect::<Vec<_>>(),
         "events": events.into_iter().map(|e| Ok(json!({
             "id": e.id,

@@ -28,6 +28,7 @@ mod keys;
 mod limits;
 mod memory;
 mod pack;
+mod retention;
 mod subscriptions;
 pub mod testing;
 mod tokens;
@@ -131,9 +132,9 @@ impl Store {
                     ))
                 })?;
             }
-            let pool = if in_memory {
+            let pools = if in_memory {
                 // One connection that never closes: the database lives as long as it does.
-                SqlitePoolOptions::new()
+                let pool = SqlitePoolOptions::new()
                     .max_connections(1)
                     .min_connections(1)
                     .idle_timeout(None)
@@ -141,16 +142,31 @@ impl Store {
                     .acquire_timeout(options.acquire_timeout)
                     .connect_with(connect)
                     .await
+                    .map_err(map_err)?;
+                db::SqlitePools {
+                    read: pool.clone(),
+                    write: pool,
+                }
             } else {
-                SqlitePoolOptions::new()
+                let connect = connect.journal_mode(SqliteJournalMode::Wal);
+                // The writer first: it creates the file and switches it to WAL before readers
+                // open it.
+                let write = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_with(connect.clone())
+                    .await
+                    .map_err(map_err)?;
+                let read = SqlitePoolOptions::new()
                     .max_connections(options.max_connections.max(1))
                     .acquire_timeout(options.acquire_timeout)
-                    .connect_with(connect.journal_mode(SqliteJournalMode::Wal))
+                    .connect_with(connect)
                     .await
-            }
-            .map_err(map_err)?;
+                    .map_err(map_err)?;
+                db::SqlitePools { read, write }
+            };
             Store {
-                pool: Pool::Sqlite(pool),
+                pool: Pool::Sqlite(pools),
                 options,
             }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -204,7 +220,7 @@ impl Store {
     /// SQLite only: a PostgreSQL database is backed up with `pg_dump`.
     #[tracing::instrument(skip_all, fields(path = %path.display()))]
     pub async fn backup_to(&self, path: &std::path::Path) -> StoreResult<()> {
-        let Pool::Sqlite(pool) = &self.pool else {
+        let Pool::Sqlite(db::SqlitePools { read: pool, .. }) = &self.pool else {
             return Err(StoreError::Invalid(
                 "backups of PostgreSQL are made with pg_dump (see the README), not by orrery"
                     .to_owned(),
@@ -239,14 +255,20 @@ impl Store {
 
     /// Closes every connection; calls after this fail.
     pub async fn close(&self) {
-        db::with_db!(self, |db, pg| db.close().await)
+        match &self.pool {
+            Pool::Sqlite(pools) => {
+                pools.write.close().await;
+                pools.read.close().await;
+            }
+            Pool::Postgres(pool) => pool.close().await,
+        }
     }
 
     /// Applies the embedded migrations that have not run yet (`connect` does this).
     #[tracing::instrument(skip_all)]
     pub async fn migrate(&self) -> StoreResult<()> {
         let result = match &self.pool {
-            Pool::Sqlite(pool) => migrator(SQLITE_MIGRATIONS).run(pool).await,
+            Pool::Sqlite(pools) => migrator(SQLITE_MIGRATIONS).run(&pools.write).await,
             Pool::Postgres(pool) => migrator(POSTGRES_MIGRATIONS).run(pool).await,
         };
         result.map_err(|e| {
@@ -299,6 +321,7 @@ pub trait Storage:
     + orrery_core::store::MonitoringStore
     + orrery_core::store::EmailTemplateStore
     + orrery_core::store::EmailOutbox
+    + orrery_core::store::RetentionStore
     + Send
     + Sync
     + 'static
@@ -380,6 +403,11 @@ const SQLITE_MIGRATIONS: &[Embedded] = &[
         "email_template_switch",
         include_str!("../migrations/sqlite/0006_email_template_switch.sql"),
     ),
+    (
+        7,
+        "retention",
+        include_str!("../migrations/sqlite/0007_retention.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[Embedded] = &[
     (
@@ -411,6 +439,11 @@ const POSTGRES_MIGRATIONS: &[Embedded] = &[
         6,
         "email_template_switch",
         include_str!("../migrations/postgres/0006_email_template_switch.sql"),
+    ),
+    (
+        7,
+        "retention",
+        include_str!("../migrations/postgres/0007_retention.sql"),
     ),
 ];
 

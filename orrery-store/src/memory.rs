@@ -17,9 +17,9 @@ use orrery_core::store::{
     AgentCaller, ApiKey, ApiKeyStore, Constraint, EmailOutbox, EmailStatus, EmailTemplate,
     EmailTemplateStore, Entity, EventFilter, Granularity, GraphFilter, GraphRecord, GraphStore,
     GraphSummary, GraphUpdate, GraphVersion, MonitoringEvent, MonitoringStore, NewEmail, NewGraph,
-    NewUser, OutboxEmail, Page, Paged, RefreshUse, SessionStats, StoreError, StoreResult,
-    SubscriptionRecord, SubscriptionStore, Theme, TokenStore, UsageBucket, UsageRecord, UsageStore,
-    User, UserFilter, UserPatch, UserStore, VersionSummary,
+    NewUser, OutboxEmail, Page, Paged, Prunable, RefreshUse, RetentionStore, SessionStats,
+    StoreError, StoreResult, SubscriptionRecord, SubscriptionStore, Theme, TokenStore, UsageBucket,
+    UsageRecord, UsageStore, User, UserFilter, UserPatch, UserStore, VersionSummary,
 };
 use orrery_core::{Digest, Graph};
 use serde_json::{Value, json};
@@ -34,6 +34,7 @@ use crate::limits::{
     MAX_TEMPLATE, MAX_TOKEN,
 };
 use crate::pack::{self, Stored};
+use crate::retention::{NO_KEY, first_day, midnight};
 use crate::usage::period_start;
 use crate::users::{check_secretish, normalize_email};
 use crate::{Backend, StoreOptions};
@@ -131,6 +132,7 @@ impl MemoryStore {
             ("monitoring_logs", n(s.events.len())),
             ("api_keys", n(s.keys.len())),
             ("api_key_usage", n(s.usage.len())),
+            ("usage_daily", n(s.daily.len())),
             ("email_templates", n(s.templates.len())),
             ("refresh_tokens", n(s.refresh.len())),
             ("password_reset_tokens", n(s.resets.len())),
@@ -163,6 +165,8 @@ struct State {
     events: Vec<MonitoringEvent>,
     /// In insertion order (the SQL tables' serial id).
     usage: Vec<UsageRecord>,
+    /// What retention rolled up: by (account, UTC day since the epoch, key or [`NO_KEY`]).
+    daily: BTreeMap<(Uuid, i64, Uuid), DailyTotals>,
     templates: BTreeMap<String, EmailTemplate>,
     outbox: HashMap<Uuid, OutboxEntry>,
 }
@@ -205,6 +209,13 @@ impl GraphEntry {
 struct KeyEntry {
     key: ApiKey,
     hash: [u8; 32],
+}
+
+#[derive(Clone, Copy, Default)]
+struct DailyTotals {
+    api_calls: u64,
+    duration_ms: u64,
+    graphs_created: u64,
 }
 
 struct RefreshEntry {
@@ -476,6 +487,7 @@ impl UserStore for MemoryStore {
         let keys = &s.keys;
         s.usage
             .retain(|u| u.user_id != id && u.api_key_id.is_none_or(|k| keys.contains_key(&k)));
+        s.daily.retain(|(user, _, _), _| *user != id);
         s.refresh.retain(|_, t| t.user_id != id);
         s.resets.retain(|_, t| t.user_id != id);
         s.email_changes.retain(|_, t| t.user_id != id);
@@ -1360,9 +1372,14 @@ impl UsageStore for MemoryStore {
         to: OffsetDateTime,
     ) -> StoreResult<u64> {
         let s = self.lock();
+        let rolled: u64 = daily_in(&s, user, from, to)
+            .filter(|((_, _, k), _)| key.is_none_or(|key| key == *k))
+            .map(|(_, t)| t.api_calls)
+            .sum();
         Ok(usage_in(&s, from, to)
             .filter(|u| u.user_id == user && key.is_none_or(|k| u.api_key_id == Some(k)))
-            .count() as u64)
+            .count() as u64
+            + rolled)
     }
 
     async fn usage_time(
@@ -1372,10 +1389,14 @@ impl UsageStore for MemoryStore {
         to: OffsetDateTime,
     ) -> StoreResult<u64> {
         let s = self.lock();
+        let rolled: u64 = daily_in(&s, user, from, to)
+            .map(|(_, t)| t.duration_ms)
+            .sum();
         Ok(usage_in(&s, from, to)
             .filter(|u| u.user_id == user)
             .map(|u| u64::from(u.duration_ms))
-            .sum())
+            .sum::<u64>()
+            + rolled)
     }
 
     async fn usage_history(
@@ -1387,6 +1408,12 @@ impl UsageStore for MemoryStore {
     ) -> StoreResult<Vec<UsageBucket>> {
         let s = self.lock();
         let mut buckets = BTreeMap::<Date, (u64, u64)>::new();
+        for ((_, day, _), totals) in daily_in(&s, user, from, to) {
+            let day = OffsetDateTime::UNIX_EPOCH.date() + Duration::days(*day);
+            let bucket = buckets.entry(period_start(day, granularity)).or_default();
+            bucket.0 += totals.api_calls;
+            bucket.1 += totals.graphs_created;
+        }
         for usage in usage_in(&s, from, to).filter(|u| u.user_id == user) {
             let day = usage.at.to_offset(time::UtcOffset::UTC).date();
             buckets.entry(period_start(day, granularity)).or_default().0 += 1;
@@ -1410,7 +1437,14 @@ impl UsageStore for MemoryStore {
 
     async fn total_usage(&self, from: OffsetDateTime, to: OffsetDateTime) -> StoreResult<u64> {
         let s = self.lock();
-        Ok(usage_in(&s, from, to).count() as u64)
+        let (first, end) = (first_day(from), first_day(to));
+        let rolled: u64 = s
+            .daily
+            .iter()
+            .filter(|((_, day, _), _)| first <= *day && *day < end)
+            .map(|(_, t)| t.api_calls)
+            .sum();
+        Ok(usage_in(&s, from, to).count() as u64 + rolled)
     }
 
     async fn session_stats(
@@ -1729,11 +1763,163 @@ fn key_is_theirs(s: &State, record: &UsageRecord) -> bool {
     })
 }
 
+#[async_trait::async_trait]
+impl RetentionStore for MemoryStore {
+    async fn prune(&self, what: Prunable, before: OffsetDateTime, batch: u32) -> StoreResult<u64> {
+        let limit = batch.max(1) as usize;
+        // Microseconds, as the SQL stores compare.
+        let before = at(before);
+        let mut guard = self.lock();
+        let s = &mut *guard;
+        let removed = match what {
+            Prunable::UsageRecords => {
+                let before = at(midnight(before));
+                // Oldest first by insertion order, as the SQL stores take them (serial id).
+                let mut taken = 0;
+                let mut kept = Vec::with_capacity(s.usage.len());
+                for usage in s.usage.drain(..) {
+                    if taken < limit && usage.at < before {
+                        taken += 1;
+                        let totals = s
+                            .daily
+                            .entry((
+                                usage.user_id,
+                                day_of(usage.at),
+                                usage.api_key_id.unwrap_or(NO_KEY),
+                            ))
+                            .or_default();
+                        totals.api_calls += 1;
+                        totals.duration_ms += u64::from(usage.duration_ms);
+                    } else {
+                        kept.push(usage);
+                    }
+                }
+                s.usage = kept;
+                taken
+            }
+            Prunable::Events => {
+                let before = at(midnight(before));
+                let mut old: Vec<(OffsetDateTime, Uuid)> = s
+                    .events
+                    .iter()
+                    .filter(|e| e.at < before)
+                    .map(|e| (e.at, e.id))
+                    .collect();
+                old.sort_unstable();
+                old.truncate(limit);
+                let gone: std::collections::HashSet<Uuid> = old.iter().map(|(_, id)| *id).collect();
+                for event in s.events.iter().filter(|e| gone.contains(&e.id)) {
+                    if let (Some(user), "graph.created") = (event.user_id, event.kind.as_str()) {
+                        s.daily
+                            .entry((user, day_of(event.at), NO_KEY))
+                            .or_default()
+                            .graphs_created += 1;
+                    }
+                }
+                s.events.retain(|e| !gone.contains(&e.id));
+                gone.len()
+            }
+            Prunable::FinishedMail => {
+                let mut old: Vec<(OffsetDateTime, Uuid)> = s
+                    .outbox
+                    .values()
+                    .filter(|m| {
+                        m.email.status != EmailStatus::Pending && m.email.created_at < before
+                    })
+                    .map(|m| (m.email.created_at, m.email.id))
+                    .collect();
+                old.sort_unstable();
+                old.truncate(limit);
+                for (_, id) in &old {
+                    s.outbox.remove(id);
+                }
+                old.len()
+            }
+            Prunable::SpentTokens => {
+                let spent = |t: Option<OffsetDateTime>| t.is_some_and(|t| t < before);
+                let mut left = limit;
+                let mut take = |hashes: Vec<[u8; 32]>| {
+                    let hashes: Vec<[u8; 32]> = hashes.into_iter().take(left).collect();
+                    left -= hashes.len();
+                    hashes
+                };
+                let refresh = take(
+                    s.refresh
+                        .iter()
+                        .filter(|(_, t)| {
+                            t.expires_at < before || spent(t.used_at) || spent(t.revoked_at)
+                        })
+                        .map(|(h, _)| *h)
+                        .collect(),
+                );
+                let resets = take(
+                    s.resets
+                        .iter()
+                        .filter(|(_, t)| t.expires_at < before || spent(t.used_at))
+                        .map(|(h, _)| *h)
+                        .collect(),
+                );
+                let changes = take(
+                    s.email_changes
+                        .iter()
+                        .filter(|(_, t)| t.expires_at < before || spent(t.used_at))
+                        .map(|(h, _)| *h)
+                        .collect(),
+                );
+                for h in &refresh {
+                    s.refresh.remove(h);
+                }
+                for h in &resets {
+                    s.resets.remove(h);
+                }
+                for h in &changes {
+                    s.email_changes.remove(h);
+                }
+                refresh.len() + resets.len() + changes.len()
+            }
+            Prunable::WebhookReceipts => {
+                let mut old: Vec<(OffsetDateTime, String)> = s
+                    .webhook_events
+                    .iter()
+                    .filter(|(_, (_, processed))| *processed < before)
+                    .map(|(id, (_, processed))| (*processed, id.clone()))
+                    .collect();
+                old.sort_unstable();
+                old.truncate(limit);
+                for (_, id) in &old {
+                    s.webhook_events.remove(id);
+                }
+                old.len()
+            }
+        };
+        Ok(removed as u64)
+    }
+}
+
 fn stored_usage(record: &UsageRecord) -> UsageRecord {
     UsageRecord {
         at: at(record.at),
         ..record.clone()
     }
+}
+
+/// The rolled-up totals of `user` for the days that start in `[from, to)`.
+fn daily_in(
+    s: &State,
+    user: Uuid,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+) -> impl Iterator<Item = (&(Uuid, i64, Uuid), &DailyTotals)> {
+    let (first, end) = (first_day(from), first_day(to));
+    s.daily
+        .range((user, first, Uuid::nil())..)
+        .take_while(move |((u, day, _), _)| *u == user && *day < end)
+}
+
+/// The UTC day (since the epoch) of `at`.
+fn day_of(at: OffsetDateTime) -> i64 {
+    i64::from(at.to_offset(time::UtcOffset::UTC).date().to_julian_day())
+        - i64::from(OffsetDateTime::UNIX_EPOCH.date().to_julian_day())
 }
 
 fn usage_in(
@@ -1809,6 +1995,20 @@ fn export(s: &State, id: Uuid) -> StoreResult<Value> {
         .collect();
     keys.sort_by_key(|k| (k.created_at, k.id));
     let mut usage: Vec<&UsageRecord> = s.usage.iter().filter(|u| u.user_id == id).collect();
+    let usage_daily: Vec<Value> = s
+        .daily
+        .range((id, i64::MIN, Uuid::nil())..)
+        .take_while(|((u, _, _), _)| *u == id)
+        .map(|((_, day, key), t)| {
+            json!({
+                "day": (OffsetDateTime::UNIX_EPOCH.date() + Duration::days(*day)).to_string(),
+                "api_key_id": (*key != NO_KEY).then_some(*key),
+                "api_calls": t.api_calls,
+                "duration_ms": t.duration_ms,
+                "graphs_created": t.graphs_created,
+            })
+        })
+        .collect();
     usage.sort_by_key(|u| u.at);
     let mut events: Vec<&MonitoringEvent> =
         s.events.iter().filter(|e| e.user_id == Some(id)).collect();
@@ -1865,6 +2065,7 @@ fn export(s: &State, id: Uuid) -> StoreResult<Value> {
             "at": ts(u.at),
             "duration_ms": u.duration_ms,
         })).collect::<Vec<_>>(),
+        "usage_daily": usage_daily,
         "events": events.into_iter().map(|e| json!({
             "id": e.id,
             "graph_id": e.graph_id,

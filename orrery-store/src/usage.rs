@@ -17,6 +17,7 @@ use crate::db::BeginWrite as _;
 use crate::db::{DbResult, Ts, count, row, with_db};
 use crate::graphs::missing;
 use crate::limits::{self, MAX_ENDPOINT, MAX_TOKEN};
+use crate::retention::first_day;
 
 /// The session statistics query, with `$t` the expression for a call's time in microseconds.
 macro_rules! session_sql {
@@ -46,6 +47,14 @@ row! {
 }
 
 row! {
+    struct RolledRow {
+        day: i64,
+        calls: i64,
+        created: i64,
+    }
+}
+
+row! {
     struct DayRow {
         day: i64,
         calls: i64,
@@ -59,25 +68,29 @@ impl UsageStore for Store {
         limits::required("endpoint", &record.endpoint, MAX_ENDPOINT)?;
         limits::required("method", &record.method, MAX_TOKEN)?;
         // The key must be the account's own: usage is never booked on another account's key.
-        let done = with_db!(self, |db, pg| {
-            sqlx::query(
-                "insert into api_key_usage (user_id, api_key_id, endpoint, method, status, at, \
+        let done = with_db!(
+            self,
+            write | db,
+            pg | {
+                sqlx::query(
+                    "insert into api_key_usage (user_id, api_key_id, endpoint, method, status, at, \
                  duration_ms) select $1, $2, $3, $4, $5, $6, $7 where $2 is null or exists \
                  (select 1 from api_keys where id = $2 and user_id = $1)",
-            )
-            .bind(record.user_id)
-            .bind(record.api_key_id)
-            .bind(&record.endpoint)
-            .bind(&record.method)
-            .bind(i32::from(record.status))
-            .bind(Ts::new(record.at))
-            .bind(i64::from(record.duration_ms))
-            .execute(db)
-            .await
-            .db()
-            .map_err(missing(Entity::User))?
-            .rows_affected()
-        });
+                )
+                .bind(record.user_id)
+                .bind(record.api_key_id)
+                .bind(&record.endpoint)
+                .bind(&record.method)
+                .bind(i32::from(record.status))
+                .bind(Ts::new(record.at))
+                .bind(i64::from(record.duration_ms))
+                .execute(db)
+                .await
+                .db()
+                .map_err(missing(Entity::User))?
+                .rows_affected()
+            }
+        );
         if done == 0 {
             return Err(StoreError::NotFound(Entity::ApiKey));
         }
@@ -91,31 +104,35 @@ impl UsageStore for Store {
             limits::required("method", &record.method, MAX_TOKEN)?;
         }
         // One transaction for the batch: one write lock and one commit instead of one each.
-        let written = with_db!(self, |db, pg| {
-            let mut tx = db.begin_write().await.db()?;
-            let mut written = 0;
-            for record in records {
-                written += sqlx::query(
-                    "insert into api_key_usage (user_id, api_key_id, endpoint, method, status, \
+        let written = with_db!(
+            self,
+            write | db,
+            pg | {
+                let mut tx = db.begin_write().await.db()?;
+                let mut written = 0;
+                for record in records {
+                    written += sqlx::query(
+                        "insert into api_key_usage (user_id, api_key_id, endpoint, method, status, \
                      at, duration_ms) select $1, $2, $3, $4, $5, $6, $7 where exists (select 1 \
                      from users where id = $1) and ($2 is null or exists (select 1 from \
                      api_keys where id = $2 and user_id = $1))",
-                )
-                .bind(record.user_id)
-                .bind(record.api_key_id)
-                .bind(&record.endpoint)
-                .bind(&record.method)
-                .bind(i32::from(record.status))
-                .bind(Ts::new(record.at))
-                .bind(i64::from(record.duration_ms))
-                .execute(&mut *tx)
-                .await
-                .db()?
-                .rows_affected();
+                    )
+                    .bind(record.user_id)
+                    .bind(record.api_key_id)
+                    .bind(&record.endpoint)
+                    .bind(&record.method)
+                    .bind(i32::from(record.status))
+                    .bind(Ts::new(record.at))
+                    .bind(i64::from(record.duration_ms))
+                    .execute(&mut *tx)
+                    .await
+                    .db()?
+                    .rows_affected();
+                }
+                tx.commit().await.db()?;
+                written
             }
-            tx.commit().await.db()?;
-            written
-        });
+        );
         Ok(written)
     }
 
@@ -128,8 +145,9 @@ impl UsageStore for Store {
         to: OffsetDateTime,
     ) -> StoreResult<u64> {
         let n: i64 = with_db!(self, |db, pg| {
-            let mut qb =
-                sqlx::QueryBuilder::new("select count(*) from api_key_usage where user_id = ");
+            let mut qb = sqlx::QueryBuilder::new(
+                "select (select count(*) from api_key_usage where user_id = ",
+            );
             qb.push_bind(user);
             if let Some(key) = key {
                 qb.push(" and api_key_id = ").push_bind(key);
@@ -138,6 +156,17 @@ impl UsageStore for Store {
                 .push_bind(Ts::new(from))
                 .push(" and at < ")
                 .push_bind(Ts::new(to));
+            // Plus the days already rolled up (see `retention`).
+            qb.push(") + (select cast(coalesce(sum(api_calls), 0) as bigint) from usage_daily where user_id = ")
+                .push_bind(user);
+            if let Some(key) = key {
+                qb.push(" and api_key_id = ").push_bind(key);
+            }
+            qb.push(" and day >= ")
+                .push_bind(first_day(from))
+                .push(" and day < ")
+                .push_bind(first_day(to))
+                .push(")");
             qb.build_query_scalar().fetch_one(db).await.db()?
         });
         Ok(count(n))
@@ -153,11 +182,16 @@ impl UsageStore for Store {
         // The sum is cast in SQL: PostgreSQL sums integers to numeric, SQLite to integer.
         let n: i64 = with_db!(self, |db, pg| {
             sqlx::query_scalar(
-                "select cast(coalesce(sum(duration_ms), 0) as bigint) from api_key_usage where user_id = $1 and at >= $2 and at < $3",
+                "select (select cast(coalesce(sum(duration_ms), 0) as bigint) from api_key_usage \
+                 where user_id = $1 and at >= $2 and at < $3) + (select cast(coalesce(\
+                 sum(duration_ms), 0) as bigint) from usage_daily where user_id = $1 \
+                 and day >= $4 and day < $5)",
             )
             .bind(user)
             .bind(Ts::new(from))
             .bind(Ts::new(to))
+            .bind(first_day(from))
+            .bind(first_day(to))
             .fetch_one(db)
             .await
             .db()?
@@ -209,8 +243,27 @@ impl UsageStore for Store {
                 .await
                 .db()?
         });
+        let rolled = with_db!(self, |db, pg| {
+            sqlx::query_as::<_, RolledRow>(
+                "select day, cast(sum(api_calls) as bigint) as calls, \
+                 cast(sum(graphs_created) as bigint) as created from usage_daily \
+                 where user_id = $1 and day >= $2 and day < $3 group by day",
+            )
+            .bind(user)
+            .bind(first_day(from))
+            .bind(first_day(to))
+            .fetch_all(db)
+            .await
+            .db()?
+        });
         let mut buckets = BTreeMap::<Date, (u64, u64)>::new();
         let day_of = |row: &DayRow| OffsetDateTime::UNIX_EPOCH.date() + Duration::days(row.day);
+        for row in &rolled {
+            let day = OffsetDateTime::UNIX_EPOCH.date() + Duration::days(row.day);
+            let bucket = buckets.entry(period_start(day, granularity)).or_default();
+            bucket.0 += count(row.calls);
+            bucket.1 += count(row.created);
+        }
         for row in &days {
             buckets
                 .entry(period_start(day_of(row), granularity))
@@ -236,12 +289,18 @@ impl UsageStore for Store {
     #[tracing::instrument(skip_all)]
     async fn total_usage(&self, from: OffsetDateTime, to: OffsetDateTime) -> StoreResult<u64> {
         let n: i64 = with_db!(self, |db, pg| {
-            sqlx::query_scalar("select count(*) from api_key_usage where at >= $1 and at < $2")
-                .bind(Ts::new(from))
-                .bind(Ts::new(to))
-                .fetch_one(db)
-                .await
-                .db()?
+            sqlx::query_scalar(
+                "select (select count(*) from api_key_usage where at >= $1 and at < $2) + \
+                 (select cast(coalesce(sum(api_calls), 0) as bigint) from usage_daily \
+                 where day >= $3 and day < $4)",
+            )
+            .bind(Ts::new(from))
+            .bind(Ts::new(to))
+            .bind(first_day(from))
+            .bind(first_day(to))
+            .fetch_one(db)
+            .await
+            .db()?
         });
         Ok(count(n))
     }

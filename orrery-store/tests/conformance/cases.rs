@@ -8,6 +8,7 @@ pub mod export;
 pub mod graphs;
 pub mod isolation;
 pub mod keys;
+pub mod retention;
 pub mod storage;
 pub mod tokens;
 pub mod usage;

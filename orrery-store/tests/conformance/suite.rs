@@ -88,6 +88,11 @@ conformance! {
         sessions_are_runs_of_calls_without_long_pauses,
         events_are_recorded_filtered_and_paged,
     ],
+    retention: [
+        pruned_usage_is_rolled_into_daily_totals_and_counts_stay_exact,
+        concurrent_pruners_count_every_call_once,
+        events_mail_tokens_and_receipts_are_pruned_by_age,
+    ],
     email: [
         templates_are_seeded_with_their_variables,
         templates_are_saved_and_replaced,
