@@ -8,6 +8,7 @@ use clap::ValueEnum;
 
 pub mod backup;
 pub mod engine;
+pub mod prune;
 pub mod render;
 pub mod serve;
 

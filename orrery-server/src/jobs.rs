@@ -9,7 +9,11 @@
 //!   row, so a duplicate that gets through anyway is one receivers can recognise;
 //! - the **trial job** queues the reminder three days before a trial ends and the notice once it
 //!   has ended. Their outbox dedupe keys (`trial_ending:<user>:<end>`) make a job that runs on
-//!   two instances, or twice, queue one mail.
+//!   two instances, or twice, queue one mail;
+//! - the **retention job** prunes what has been kept long enough
+//!   ([`crate::services::retention`]), in bounded batches, a minute after start and then every
+//!   `retention_interval_secs`; every instance runs it, and runs at once are safe (the store
+//!   moves each record once).
 
 use std::time::Duration;
 
@@ -26,6 +30,7 @@ use uuid::Uuid;
 
 use crate::http::AppState;
 use crate::mail::{OutgoingMail, mail_date, render};
+use crate::services::retention::Retention;
 
 /// How many mails one lease takes at most.
 const BATCH: u32 = 20;
@@ -51,12 +56,13 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    /// Starts the outbox sender and the trial job.
+    /// Starts the outbox sender, the trial job and the retention job.
     pub fn start(state: AppState) -> Jobs {
         let (stop, stopped) = watch::channel(false);
         let tasks = vec![
             tokio::spawn(outbox_sender(state.clone(), stopped.clone())),
-            tokio::spawn(trial_job(state, stopped)),
+            tokio::spawn(trial_job(state.clone(), stopped.clone())),
+            tokio::spawn(retention_job(state, stopped)),
         ];
         Jobs { stop, tasks }
     }
@@ -216,6 +222,42 @@ async fn trial_job(state: AppState, mut stopped: watch::Receiver<bool>) {
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
             _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// How long after start the retention job first runs: not at once, so that a restart loop does
+/// not prune in a loop, and soon enough that instances restarted often still prune.
+const RETENTION_FIRST_RUN: Duration = Duration::from_secs(60);
+
+async fn retention_job(state: AppState, mut stopped: watch::Receiver<bool>) {
+    let retention = Retention::new(state.store.clone(), &state.settings);
+    let interval = Duration::from_secs(state.settings.retention_interval_secs);
+    let mut wait = RETENTION_FIRST_RUN.min(interval);
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = stopped.changed() => return,
+        }
+        wait = interval;
+        let stop = {
+            let stopped = stopped.clone();
+            move || *stopped.borrow()
+        };
+        match retention
+            .run(OffsetDateTime::now_utc(), &stop, &mut |_, _| {})
+            .await
+        {
+            Ok(pruned) if pruned.total() > 0 => {
+                let counts: Vec<String> = pruned
+                    .removed
+                    .iter()
+                    .map(|(what, n)| format!("{}={n}", what.as_str()))
+                    .collect();
+                tracing::info!(removed = pruned.total(), counts = %counts.join(" "), "retention pruned old records");
+            }
+            Ok(_) => tracing::debug!("retention found nothing to prune"),
+            Err(e) => tracing::error!(error = %e, "the retention job failed; trying again later"),
         }
     }
 }

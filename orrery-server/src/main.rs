@@ -10,6 +10,7 @@ mod commands;
 
 use commands::backup::BackupArgs;
 use commands::engine::{DiffArgs, DigestArgs, FlattenArgs, ValidateArgs};
+use commands::prune::PruneArgs;
 use commands::render::{LayoutArgs, RenderArgs};
 use commands::serve::{CreateUserArgs, ServeArgs};
 
@@ -52,7 +53,7 @@ enum Command {
     /// ORRERY_* environment variables (ORRERY_DATABASE_URL, ORRERY_REDIS_URL, …), then these
     /// options. Stops gracefully on SIGTERM or Ctrl-C.
     Serve(ServeArgs),
-    /// Administer the server: accounts and backups.
+    /// Administer the server: accounts, backups and retention.
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
@@ -80,6 +81,10 @@ enum AdminCommand {
     /// Copy the SQLite database to a new file while the server runs (a consistent snapshot,
     /// `VACUUM INTO`). PostgreSQL is backed up with pg_dump instead.
     Backup(BackupArgs),
+    /// Prune what has been kept long enough, now (the server does it hourly): old API call
+    /// records (rolled up into daily totals first), events, finished mail, spent tokens and
+    /// webhook receipts, as the retention_* settings say.
+    Prune(PruneArgs),
 }
 
 fn main() -> ExitCode {
@@ -96,6 +101,9 @@ fn main() -> ExitCode {
         Command::Admin {
             command: AdminCommand::Backup(args),
         } => commands::backup::backup(&args),
+        Command::Admin {
+            command: AdminCommand::Prune(args),
+        } => commands::prune::prune(&args),
         Command::Layout(args) => commands::render::layout(&args),
         Command::Render(args) => commands::render::render(&args),
     };

@@ -10,6 +10,7 @@ pub mod billing;
 pub mod graphs;
 pub mod identity;
 pub mod keys;
+pub mod retention;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod usage;

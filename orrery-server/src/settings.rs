@@ -121,6 +121,29 @@ pub struct Settings {
     /// Milliseconds between two runs of the trial job (reminders 3 days before a trial ends,
     /// and the notice when it has ended).
     pub trial_check_interval_ms: u64,
+    /// Days API call records are kept; older ones are rolled up into daily totals per account
+    /// and key (usage history, quotas and admin figures stay right; session statistics cover
+    /// the days kept). 0 keeps them forever.
+    pub retention_usage_days: u32,
+    /// Days monitoring events (the activity log) are kept; `graph.created` events are counted
+    /// into the daily totals first. 0 keeps them forever.
+    pub retention_event_days: u32,
+    /// Days sent and given-up mails stay in the outbox; pending mails are never pruned. At
+    /// least 31 (the trial job recognises a notice it already queued by its outbox row, for
+    /// 30 days), or 0 to keep them forever.
+    pub retention_mail_days: u32,
+    /// Days spent refresh, password-reset and email-change tokens are kept after their use,
+    /// revocation or expiry. At least `refresh_token_days` (a reused refresh token is
+    /// recognised as theft while its record is kept), or 0 to keep them forever.
+    pub retention_token_days: u32,
+    /// Days receipts of processed Stripe webhooks are kept (a replayed webhook is a no-op
+    /// while its receipt is). At least 7 (Stripe retries for up to 3 days), or 0 for ever.
+    pub retention_webhook_days: u32,
+    /// Seconds between two runs of the retention job (every instance runs it; runs on several
+    /// instances at once are safe).
+    pub retention_interval_secs: u64,
+    /// Records one transaction of the retention job removes at most (1–100,000).
+    pub retention_batch: u32,
     /// Seconds to let in-flight requests finish after SIGTERM.
     pub shutdown_grace_secs: u64,
     /// Log format: `text` or `json`.
@@ -172,6 +195,13 @@ impl Default for Settings {
             mail_retry_base_ms: 30_000,
             mail_poll_interval_ms: 5_000,
             trial_check_interval_ms: 600_000,
+            retention_usage_days: 90,
+            retention_event_days: 365,
+            retention_mail_days: 90,
+            retention_token_days: 30,
+            retention_webhook_days: 90,
+            retention_interval_secs: 3_600,
+            retention_batch: 1_000,
             shutdown_grace_secs: 20,
             log_format: "text".into(),
         }
@@ -349,6 +379,28 @@ impl Settings {
                 "mail_max_attempts, mail_retry_base_ms, mail_poll_interval_ms and trial_check_interval_ms must be positive",
             );
         }
+        if self.retention_mail_days != 0 && self.retention_mail_days < 31 {
+            return invalid(
+                "retention_mail_days must be 0 (keep) or at least 31: the trial job recognises notices it queued by their outbox rows for 30 days",
+            );
+        }
+        if self.retention_token_days != 0
+            && i64::from(self.retention_token_days) < self.refresh_token_days
+        {
+            return invalid(
+                "retention_token_days must be 0 (keep) or at least refresh_token_days: a reused refresh token is recognised as theft only while its record is kept",
+            );
+        }
+        if self.retention_webhook_days != 0 && self.retention_webhook_days < 7 {
+            return invalid(
+                "retention_webhook_days must be 0 (keep) or at least 7: Stripe retries a webhook for up to 3 days",
+            );
+        }
+        if self.retention_interval_secs == 0 || !(1..=100_000).contains(&self.retention_batch) {
+            return invalid(
+                "retention_interval_secs must be positive and retention_batch between 1 and 100000",
+            );
+        }
         if !self.metrics_bind.is_empty() && self.metrics_bind.parse::<SocketAddr>().is_err() {
             return invalid("metrics_bind must be empty or an address like 127.0.0.1:9090");
         }
@@ -473,6 +525,14 @@ mod tests {
                 "trusted_proxy_header",
             ),
             ("metrics_bind = \"9090\"", "metrics_bind"),
+            ("retention_mail_days = 30", "retention_mail_days"),
+            (
+                "refresh_token_days = 60\nretention_token_days = 30",
+                "retention_token_days",
+            ),
+            ("retention_webhook_days = 2", "retention_webhook_days"),
+            ("retention_batch = 0", "retention_batch"),
+            ("retention_interval_secs = 0", "retention_interval_secs"),
         ] {
             std::fs::write(&file, content).unwrap();
             let err = Settings::load(Some(&file)).unwrap_err().to_string();

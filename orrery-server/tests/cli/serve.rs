@@ -376,6 +376,96 @@ fn admin_backup_copies_every_row_while_the_server_runs() {
     stop_server(child);
 }
 
+/// Runs `sql` on the SQLite database at `db` (read-write, beside a running server).
+fn sqlite_exec(db: &std::path::Path, sql: &str) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let options: sqlx::sqlite::SqliteConnectOptions =
+            format!("sqlite://{}?mode=rw", db.display())
+                .parse()
+                .unwrap();
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.busy_timeout(Duration::from_secs(10)))
+            .await
+            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    });
+}
+
+#[test]
+fn admin_prune_rolls_old_usage_up_and_removes_spent_records_while_the_server_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, address) = start_server(dir.path());
+    sign_up(&address, "ada@example.com");
+    let db = dir.path().join(".orrery/orrery.db");
+    // Three calls on 2020-01-01 and one on the 2nd (integer microseconds), and a refresh token
+    // that expired then; all older than any retention age.
+    let day = 1_577_836_800_000_000i64;
+    let mut sql = String::new();
+    for at in [
+        day,
+        day + 1_000_000,
+        day + 3_600_000_000,
+        day + 86_400_000_000,
+    ] {
+        sql += &format!(
+            "insert into api_key_usage (user_id, api_key_id, endpoint, method, status, at, \
+             duration_ms) select id, null, '/api/graphs', 'GET', 200, {at}, 7 from users;"
+        );
+    }
+    sql += &format!(
+        "insert into refresh_tokens (token_hash, family, user_id, expires_at, created_at) \
+         select x'00', x'01', id, {day}, {day} from users;"
+    );
+    sqlite_exec(&db, &sql);
+    let prune = orrery_in(dir.path())
+        .args(["admin", "prune"])
+        .output()
+        .unwrap();
+    assert!(
+        prune.status.success(),
+        "{}",
+        String::from_utf8_lossy(&prune.stderr)
+    );
+    let out = String::from_utf8_lossy(&prune.stdout);
+    assert!(out.contains("usage_records      4 removed"), "{out}");
+    assert!(out.contains("spent_tokens       1 removed"), "{out}");
+    let left = rows(&format!("sqlite://{}?mode=ro", db.display()));
+    assert!(
+        !left["api_key_usage"]
+            .iter()
+            .any(|r| r.contains("at=Some(\"1577"))
+    );
+    let daily = &left["usage_daily"];
+    assert_eq!(daily.len(), 2, "{daily:?}");
+    assert!(
+        daily
+            .iter()
+            .any(|r| r.contains("day=Some(\"18262\")") && r.contains("api_calls=Some(\"3\")"))
+    );
+    assert!(
+        !left["refresh_tokens"]
+            .iter()
+            .any(|r| r.contains("expires_at=Some(\"1577"))
+    );
+    // The server goes on (its own sign-in token is fresh, so it stays).
+    sign_up(&address, "bob@example.com");
+    stop_server(child);
+    // A retention setting that would weaken a guarantee is refused, saying why.
+    let refused = orrery_in(dir.path())
+        .env("ORRERY_RETENTION_MAIL_DAYS", "5")
+        .args(["admin", "prune"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("retention_mail_days"));
+}
+
 #[test]
 fn admin_backup_of_postgresql_points_at_pg_dump() {
     let dir = tempfile::tempdir().unwrap();
