@@ -31,10 +31,7 @@ pub(crate) struct SqlitePools {
 /// Runs `$body` with `$db` bound to the pool of the store's backend and `$pg` to whether it
 /// is PostgreSQL. The body is compiled once per backend, so it is plain monomorphic sqlx code
 /// (no generic bounds); SQL that differs between the dialects picks its text with `$pg`.
-///
-/// `with_db!(store, write |db, pg| …)` is for bodies that write: on SQLite `$db` is then the
-/// writer connection (see [`SqlitePools`]); without `write` it is the readers' pool. A write
-/// on the readers' pool still works (SQLite's busy handler serialises it), only slower.
+/// On SQLite `$db` is the readers' pool: bodies that write use [`with_writer!`].
 macro_rules! with_db {
     ($store:expr, |$db:ident, $pg:ident| $body:expr) => {
         match &$store.pool {
@@ -51,7 +48,13 @@ macro_rules! with_db {
             }
         }
     };
-    ($store:expr, write |$db:ident, $pg:ident| $body:expr) => {
+}
+
+/// [`with_db!`] for bodies that write: on SQLite `$db` is the writer connection (see
+/// [`SqlitePools`]). A write through [`with_db!`] still works (SQLite's busy handler
+/// serialises it), only slower.
+macro_rules! with_writer {
+    ($store:expr, |$db:ident, $pg:ident| $body:expr) => {
         match &$store.pool {
             $crate::db::Pool::Sqlite(pools) => {
                 let $db = &pools.write;
@@ -68,6 +71,7 @@ macro_rules! with_db {
     };
 }
 pub(crate) use with_db;
+pub(crate) use with_writer;
 
 /// Declares a row struct and its `FromRow` for both backends (the derive needs sqlx's macros,
 /// which this crate does without).

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::Store;
-use crate::db::{DbResult, JsonText, Ts, corrupt, count, page_bounds, row, with_db};
+use crate::db::{DbResult, JsonText, Ts, corrupt, count, page_bounds, row, with_db, with_writer};
 use crate::graphs::missing;
 use crate::limits::{
     self, MAX_EMAIL, MAX_ERROR, MAX_NAME, MAX_SMALL_JSON, MAX_TEMPLATE, MAX_TOKEN,
@@ -132,11 +132,8 @@ impl EmailTemplateStore for Store {
         }
         let variables = serde_json::to_string(&template.variables)
             .map_err(|e| StoreError::Invalid(format!("template variables: {e}")))?;
-        with_db!(
-            self,
-            write | db,
-            pg | {
-                sqlx::query(
+        with_writer!(self, |db, pg| {
+            sqlx::query(
                 "insert into email_templates (name, subject, html, text, variables, updated_at, \
                  is_active) values ($1, $2, $3, $4, $5, $6, $7) on conflict (name) do update set \
                  subject = excluded.subject, html = excluded.html, text = excluded.text, \
@@ -153,8 +150,7 @@ impl EmailTemplateStore for Store {
             .execute(db)
             .await
             .db()?;
-            }
-        );
+        });
         Ok(())
     }
 }
@@ -176,30 +172,26 @@ impl EmailOutbox for Store {
         limits::json("mail variables", &variables, MAX_SMALL_JSON)?;
         let id = Uuid::now_v7();
         let now = Ts::new(now);
-        let done = with_db!(
-            self,
-            write | db,
-            pg | {
-                sqlx::query(
-                    "insert into email_outbox (id, user_id, recipient, template, variables, \
+        let done = with_writer!(self, |db, pg| {
+            sqlx::query(
+                "insert into email_outbox (id, user_id, recipient, template, variables, \
                  dedupe_key, status, attempts, next_attempt_at, created_at) \
                  values ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7) \
                  on conflict (dedupe_key) do nothing",
-                )
-                .bind(id)
-                .bind(email.user_id)
-                .bind(&email.to)
-                .bind(&email.template)
-                .bind(JsonText(variables))
-                .bind(&email.dedupe_key)
-                .bind(now)
-                .execute(db)
-                .await
-                .db()
-                .map_err(missing(Entity::User))?
-                .rows_affected()
-            }
-        );
+            )
+            .bind(id)
+            .bind(email.user_id)
+            .bind(&email.to)
+            .bind(&email.template)
+            .bind(JsonText(variables))
+            .bind(&email.dedupe_key)
+            .bind(now)
+            .execute(db)
+            .await
+            .db()
+            .map_err(missing(Entity::User))?
+            .rows_affected()
+        });
         Ok((done == 1).then_some(id))
     }
 
@@ -215,39 +207,35 @@ impl EmailOutbox for Store {
         let now = Ts::new(now);
         let until = Ts::new(now.0 + lease_for);
         let limit = i64::from(limit.min(1_000));
-        let mut rows = with_db!(
-            self,
-            write | db,
-            pg | {
-                let sql = if pg {
-                    concat!(
-                        "update email_outbox set lease_owner = $1, lease_until = $2, \
+        let mut rows = with_writer!(self, |db, pg| {
+            let sql = if pg {
+                concat!(
+                    "update email_outbox set lease_owner = $1, lease_until = $2, \
                      attempts = attempts + 1 where id in (select id from email_outbox \
                      where status = 'pending' and next_attempt_at <= $3 \
                      and (lease_until is null or lease_until <= $3) \
                      order by next_attempt_at, id limit $4 for update skip locked) returning ",
-                        outbox_columns!()
-                    )
-                } else {
-                    concat!(
-                        "update email_outbox set lease_owner = $1, lease_until = $2, \
+                    outbox_columns!()
+                )
+            } else {
+                concat!(
+                    "update email_outbox set lease_owner = $1, lease_until = $2, \
                      attempts = attempts + 1 where id in (select id from email_outbox \
                      where status = 'pending' and next_attempt_at <= $3 \
                      and (lease_until is null or lease_until <= $3) \
                      order by next_attempt_at, id limit $4) returning ",
-                        outbox_columns!()
-                    )
-                };
-                sqlx::query_as::<_, OutboxRow>(sql)
-                    .bind(owner)
-                    .bind(until)
-                    .bind(now)
-                    .bind(limit)
-                    .fetch_all(db)
-                    .await
-                    .db()?
-            }
-        );
+                    outbox_columns!()
+                )
+            };
+            sqlx::query_as::<_, OutboxRow>(sql)
+                .bind(owner)
+                .bind(until)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(db)
+                .await
+                .db()?
+        });
         // `returning` has no order; hand mails out oldest due first.
         rows.sort_by_key(|row| (row.next_attempt_at, row.id));
         rows.into_iter().map(TryInto::try_into).collect()
@@ -255,24 +243,20 @@ impl EmailOutbox for Store {
 
     #[tracing::instrument(skip_all, fields(email_id = %id, owner = %owner))]
     async fn mark_email_sent(&self, id: Uuid, owner: &str, at: OffsetDateTime) -> StoreResult<()> {
-        let done = with_db!(
-            self,
-            write | db,
-            pg | {
-                sqlx::query(
-                    "update email_outbox set status = 'sent', sent_at = $1, lease_owner = null, \
+        let done = with_writer!(self, |db, pg| {
+            sqlx::query(
+                "update email_outbox set status = 'sent', sent_at = $1, lease_owner = null, \
                  lease_until = null, last_error = null \
                  where id = $2 and lease_owner = $3 and status = 'pending'",
-                )
-                .bind(Ts::new(at))
-                .bind(id)
-                .bind(owner)
-                .execute(db)
-                .await
-                .db()?
-                .rows_affected()
-            }
-        );
+            )
+            .bind(Ts::new(at))
+            .bind(id)
+            .bind(owner)
+            .execute(db)
+            .await
+            .db()?
+            .rows_affected()
+        });
         leased(done)
     }
 
@@ -284,48 +268,40 @@ impl EmailOutbox for Store {
         error: &str,
         retry_at: OffsetDateTime,
     ) -> StoreResult<()> {
-        let done = with_db!(
-            self,
-            write | db,
-            pg | {
-                sqlx::query(
-                    "update email_outbox set next_attempt_at = $1, last_error = $2, \
+        let done = with_writer!(self, |db, pg| {
+            sqlx::query(
+                "update email_outbox set next_attempt_at = $1, last_error = $2, \
                  lease_owner = null, lease_until = null \
                  where id = $3 and lease_owner = $4 and status = 'pending'",
-                )
-                .bind(Ts::new(retry_at))
-                .bind(limits::truncate(error, MAX_ERROR))
-                .bind(id)
-                .bind(owner)
-                .execute(db)
-                .await
-                .db()?
-                .rows_affected()
-            }
-        );
+            )
+            .bind(Ts::new(retry_at))
+            .bind(limits::truncate(error, MAX_ERROR))
+            .bind(id)
+            .bind(owner)
+            .execute(db)
+            .await
+            .db()?
+            .rows_affected()
+        });
         leased(done)
     }
 
     #[tracing::instrument(skip_all, fields(email_id = %id, owner = %owner))]
     async fn fail_email(&self, id: Uuid, owner: &str, error: &str) -> StoreResult<()> {
-        let done = with_db!(
-            self,
-            write | db,
-            pg | {
-                sqlx::query(
-                    "update email_outbox set status = 'failed', last_error = $1, \
+        let done = with_writer!(self, |db, pg| {
+            sqlx::query(
+                "update email_outbox set status = 'failed', last_error = $1, \
                  lease_owner = null, lease_until = null \
                  where id = $2 and lease_owner = $3 and status = 'pending'",
-                )
-                .bind(limits::truncate(error, MAX_ERROR))
-                .bind(id)
-                .bind(owner)
-                .execute(db)
-                .await
-                .db()?
-                .rows_affected()
-            }
-        );
+            )
+            .bind(limits::truncate(error, MAX_ERROR))
+            .bind(id)
+            .bind(owner)
+            .execute(db)
+            .await
+            .db()?
+            .rows_affected()
+        });
         leased(done)
     }
 

@@ -7,7 +7,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::Store;
-use crate::db::{DbResult, JsonText, Ts, corrupt, count, page_bounds, row, with_db};
+use crate::db::{DbResult, JsonText, Ts, corrupt, count, page_bounds, row, with_db, with_writer};
 use crate::graphs::missing;
 use crate::limits::{self, MAX_SMALL_JSON, MAX_TOKEN};
 
@@ -58,26 +58,22 @@ impl MonitoringStore for Store {
         limits::json("event data", &text, MAX_SMALL_JSON)?;
         let id = Uuid::now_v7();
         let at = Ts::now();
-        with_db!(
-            self,
-            write | db,
-            pg | {
-                sqlx::query(
-                    "insert into monitoring_logs (id, user_id, graph_id, kind, data, at) \
+        with_writer!(self, |db, pg| {
+            sqlx::query(
+                "insert into monitoring_logs (id, user_id, graph_id, kind, data, at) \
                  values ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(id)
-                .bind(user)
-                .bind(graph)
-                .bind(kind)
-                .bind(JsonText(text))
-                .bind(at)
-                .execute(db)
-                .await
-                .db()
-                .map_err(missing(Entity::UserOrGraph))?;
-            }
-        );
+            )
+            .bind(id)
+            .bind(user)
+            .bind(graph)
+            .bind(kind)
+            .bind(JsonText(text))
+            .bind(at)
+            .execute(db)
+            .await
+            .db()
+            .map_err(missing(Entity::UserOrGraph))?;
+        });
         Ok(MonitoringEvent {
             id,
             user_id: user,

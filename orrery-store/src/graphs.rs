@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::Store;
 use crate::db::{
     DbResult, JsonStr, JsonText, Ts, contains_pattern, corrupt, count, lock_owner, page_bounds,
-    row, with_db,
+    row, with_db, with_writer,
 };
 use crate::limits::{self, MAX_DESCRIPTION, MAX_NAME};
 use crate::pack::{self, Stored};
@@ -190,43 +190,40 @@ impl GraphStore for Store {
         let id = Uuid::now_v7();
         tracing::Span::current().record("graph_id", tracing::field::display(id));
         let now = Ts::now();
-        with_db!(
-            self,
-            write | db,
-            pg | {
-                use crate::db::BeginWrite as _;
-                let mut tx = db.begin_write().await.db()?;
-                if graph.max_graphs.is_some() || graph.max_stored_bytes.is_some() {
-                    lock_owner!(tx, pg, graph.owner_id);
-                }
-                if let Some(max) = graph.max_graphs {
-                    let owned: i64 =
-                        sqlx::query_scalar("select count(*) from graphs where owner_id = $1")
-                            .bind(graph.owner_id)
-                            .fetch_one(&mut *tx)
-                            .await
-                            .db()?;
-                    if count(owned) >= max {
-                        return Err(StoreError::Quota {
-                            resource: "graphs",
-                            limit: max,
-                        });
-                    }
-                }
-                if let Some(max) = graph.max_stored_bytes {
-                    let used: i64 = sqlx::query_scalar(OWNER_BYTES)
+        with_writer!(self, |db, pg| {
+            use crate::db::BeginWrite as _;
+            let mut tx = db.begin_write().await.db()?;
+            if graph.max_graphs.is_some() || graph.max_stored_bytes.is_some() {
+                lock_owner!(tx, pg, graph.owner_id);
+            }
+            if let Some(max) = graph.max_graphs {
+                let owned: i64 =
+                    sqlx::query_scalar("select count(*) from graphs where owner_id = $1")
                         .bind(graph.owner_id)
                         .fetch_one(&mut *tx)
                         .await
                         .db()?;
-                    if count(used.saturating_add(document_bytes + version_bytes)) > max {
-                        return Err(StoreError::Quota {
-                            resource: "stored bytes",
-                            limit: max,
-                        });
-                    }
+                if count(owned) >= max {
+                    return Err(StoreError::Quota {
+                        resource: "graphs",
+                        limit: max,
+                    });
                 }
-                sqlx::query(
+            }
+            if let Some(max) = graph.max_stored_bytes {
+                let used: i64 = sqlx::query_scalar(OWNER_BYTES)
+                    .bind(graph.owner_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .db()?;
+                if count(used.saturating_add(document_bytes + version_bytes)) > max {
+                    return Err(StoreError::Quota {
+                        resource: "stored bytes",
+                        limit: max,
+                    });
+                }
+            }
+            sqlx::query(
                 "insert into graphs (id, owner_id, name, description, agent_id, is_public, head, \
                  revision, version_count, node_count, graph_data, document_bytes, \
                  version_bytes, created_at, updated_at) \
@@ -248,25 +245,24 @@ impl GraphStore for Store {
             .await
             .db()
             .map_err(missing(Entity::User))?;
-                sqlx::query(
-                    "insert into graph_versions (graph_id, seq, digest, parent, author_id, \
+            sqlx::query(
+                "insert into graph_versions (graph_id, seq, digest, parent, author_id, \
                  created_at, node_count, packed, stored_bytes) \
                  values ($1, 1, $2, null, $3, $4, $5, $6, $7)",
-                )
-                .bind(id)
-                .bind(&doc.digest.as_bytes()[..])
-                .bind(graph.owner_id)
-                .bind(now)
-                .bind(doc.node_count)
-                .bind(&packed)
-                .bind(version_bytes)
-                .execute(&mut *tx)
-                .await
-                .db()?;
-                insert_refs!(tx, id, doc.refs);
-                tx.commit().await.db()?;
-            }
-        );
+            )
+            .bind(id)
+            .bind(&doc.digest.as_bytes()[..])
+            .bind(graph.owner_id)
+            .bind(now)
+            .bind(doc.node_count)
+            .bind(&packed)
+            .bind(version_bytes)
+            .execute(&mut *tx)
+            .await
+            .db()?;
+            insert_refs!(tx, id, doc.refs);
+            tx.commit().await.db()?;
+        });
         Ok(GraphRecord {
             id,
             owner_id: graph.owner_id,
@@ -328,85 +324,84 @@ impl GraphStore for Store {
         // The expensive part of packing, before the transaction: the new head's whole frame.
         let packed = doc.as_ref().map(|d| pack::whole(&d.json)).transpose()?;
         let now = Ts::now();
-        let row = with_db!(
-            self,
-            write | db,
-            pg | {
-                use crate::db::BeginWrite as _;
-                let mut tx = db.begin_write().await.db()?;
-                // The owner first, then the graph (the order creates take too): concurrent saves
-                // of one owner queue here, so each counts the bytes the others stored.
-                let quota = update.max_stored_bytes.filter(|_| doc.is_some());
-                if quota.is_some() {
-                    lock_owner!(tx, pg, owner);
-                }
-                // The row lock (PostgreSQL; SQLite's `begin immediate` already serialises writers)
-                // makes concurrent saves from the same base queue here, and all but the first then
-                // see a head that is no longer their base.
-                let lock = if pg {
-                    "select head, revision, version_count, agent_id, document_bytes, version_bytes \
+        if doc.is_none() {
+            return self.update_graph_fields(id, owner, &update, now).await;
+        }
+        let row = with_writer!(self, |db, pg| {
+            use crate::db::BeginWrite as _;
+            let mut tx = db.begin_write().await.db()?;
+            // The owner first, then the graph (the order creates take too): concurrent saves
+            // of one owner queue here, so each counts the bytes the others stored.
+            let quota = update.max_stored_bytes.filter(|_| doc.is_some());
+            if quota.is_some() {
+                lock_owner!(tx, pg, owner);
+            }
+            // The row lock (PostgreSQL; SQLite's `begin immediate` already serialises writers)
+            // makes concurrent saves from the same base queue here, and all but the first then
+            // see a head that is no longer their base.
+            let lock = if pg {
+                "select head, revision, version_count, agent_id, document_bytes, version_bytes \
                  from graphs where id = $1 and owner_id = $2 for update"
-                } else {
-                    "select head, revision, version_count, agent_id, document_bytes, version_bytes \
+            } else {
+                "select head, revision, version_count, agent_id, document_bytes, version_bytes \
                  from graphs where id = $1 and owner_id = $2"
-                };
-                let current = sqlx::query_as::<_, HeadRow>(lock)
-                    .bind(id)
-                    .bind(owner)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .db()?
-                    .ok_or(StoreError::NotFound(Entity::Graph))?;
-                let head = digest(current.head)?;
-                if update.base.is_some_and(|base| base != head) {
-                    return Err(StoreError::Conflict(Constraint::GraphVersion));
-                }
-                if update
-                    .revision
-                    .is_some_and(|revision| i64::try_from(revision) != Ok(current.revision))
-                {
-                    return Err(StoreError::Conflict(Constraint::GraphRevision));
-                }
-                let mut version_count = current.version_count;
-                let mut version_bytes = current.version_bytes;
-                let new_version = doc
-                    .as_ref()
-                    .zip(packed.as_ref())
-                    .filter(|(doc, _)| doc.digest != head);
-                if let Some((doc, packed)) = new_version {
-                    let old: Option<i64> = sqlx::query_scalar(
-                        "select max(seq) from graph_versions where graph_id = $1",
-                    )
-                    .bind(id)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .db()?;
-                    let old = old.ok_or_else(|| corrupt("graph", "a graph without versions"))?;
-                    let seq = old + 1;
-                    // The old head becomes a delta against the new one (or stays whole, every
-                    // `WHOLE_EVERY` versions; a row from before packing is packed whole).
-                    let old_row: Stored = sqlx::query_as::<_, PackedRow>(
-                        "select seq, base_seq, packed, document from graph_versions \
+            };
+            let current = sqlx::query_as::<_, HeadRow>(lock)
+                .bind(id)
+                .bind(owner)
+                .fetch_optional(&mut *tx)
+                .await
+                .db()?
+                .ok_or(StoreError::NotFound(Entity::Graph))?;
+            let head = digest(current.head)?;
+            if update.base.is_some_and(|base| base != head) {
+                return Err(StoreError::Conflict(Constraint::GraphVersion));
+            }
+            if update
+                .revision
+                .is_some_and(|revision| i64::try_from(revision) != Ok(current.revision))
+            {
+                return Err(StoreError::Conflict(Constraint::GraphRevision));
+            }
+            let mut version_count = current.version_count;
+            let mut version_bytes = current.version_bytes;
+            let new_version = doc
+                .as_ref()
+                .zip(packed.as_ref())
+                .filter(|(doc, _)| doc.digest != head);
+            if let Some((doc, packed)) = new_version {
+                let old: Option<i64> =
+                    sqlx::query_scalar("select max(seq) from graph_versions where graph_id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .db()?;
+                let old = old.ok_or_else(|| corrupt("graph", "a graph without versions"))?;
+                let seq = old + 1;
+                // The old head becomes a delta against the new one (or stays whole, every
+                // `WHOLE_EVERY` versions; a row from before packing is packed whole).
+                let old_row: Stored = sqlx::query_as::<_, PackedRow>(
+                    "select seq, base_seq, packed, document from graph_versions \
                      where graph_id = $1 and seq = $2",
-                    )
-                    .bind(id)
-                    .bind(old)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .db()?
-                    .into();
-                    let repacked = if !pack::stays_whole(old) {
-                        let text = pack::text_of(std::slice::from_ref(&old_row), old)?;
-                        Some((pack::delta(&text, &doc.json)?, Some(seq)))
-                    } else if old_row.packed.is_none() {
-                        let text = pack::text_of(std::slice::from_ref(&old_row), old)?;
-                        Some((pack::whole(&text)?, None))
-                    } else {
-                        None
-                    };
-                    if let Some((frame, base)) = repacked {
-                        version_bytes += len_i64(frame.len()) - old_row.size();
-                        sqlx::query(
+                )
+                .bind(id)
+                .bind(old)
+                .fetch_one(&mut *tx)
+                .await
+                .db()?
+                .into();
+                let repacked = if !pack::stays_whole(old) {
+                    let text = pack::text_of(std::slice::from_ref(&old_row), old)?;
+                    Some((pack::delta(&text, &doc.json)?, Some(seq)))
+                } else if old_row.packed.is_none() {
+                    let text = pack::text_of(std::slice::from_ref(&old_row), old)?;
+                    Some((pack::whole(&text)?, None))
+                } else {
+                    None
+                };
+                if let Some((frame, base)) = repacked {
+                    version_bytes += len_i64(frame.len()) - old_row.size();
+                    sqlx::query(
                         "update graph_versions set packed = $1, base_seq = $2, document = null, \
                          stored_bytes = $3 where graph_id = $4 and seq = $5",
                     )
@@ -418,73 +413,73 @@ impl GraphStore for Store {
                     .execute(&mut *tx)
                     .await
                     .db()?;
-                    }
-                    version_count += 1;
-                    version_bytes += len_i64(packed.len());
-                    sqlx::query(
-                        "insert into graph_versions (graph_id, seq, digest, parent, author_id, \
+                }
+                version_count += 1;
+                version_bytes += len_i64(packed.len());
+                sqlx::query(
+                    "insert into graph_versions (graph_id, seq, digest, parent, author_id, \
                      created_at, node_count, packed, stored_bytes) \
                      values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    )
+                )
+                .bind(id)
+                .bind(seq)
+                .bind(&doc.digest.as_bytes()[..])
+                .bind(&head.as_bytes()[..])
+                .bind(update.author_id)
+                .bind(now)
+                .bind(doc.node_count)
+                .bind(packed)
+                .bind(len_i64(packed.len()))
+                .execute(&mut *tx)
+                .await
+                .db()?;
+                sqlx::query("delete from graph_agent_refs where graph_id = $1")
                     .bind(id)
-                    .bind(seq)
-                    .bind(&doc.digest.as_bytes()[..])
-                    .bind(&head.as_bytes()[..])
-                    .bind(update.author_id)
-                    .bind(now)
-                    .bind(doc.node_count)
-                    .bind(packed)
-                    .bind(len_i64(packed.len()))
                     .execute(&mut *tx)
                     .await
                     .db()?;
-                    sqlx::query("delete from graph_agent_refs where graph_id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .db()?;
-                    insert_refs!(tx, id, doc.refs);
-                    if let Some(max) = update
-                        .max_versions
-                        .map(|m| i64::try_from(m.max(1)).unwrap_or(i64::MAX))
-                        && version_count > max
-                    {
-                        // Versions a head pins through this graph's agent id stay (the refs of
-                        // this graph's own new head were written above).
-                        let agent = match &update.agent_id {
-                            Some(agent) => agent.clone(),
-                            None => current.agent_id.clone(),
-                        };
-                        let pinned: Vec<Vec<u8>> = match agent {
-                            Some(agent) => sqlx::query_scalar(
-                                "select distinct pinned from graph_agent_refs \
+                insert_refs!(tx, id, doc.refs);
+                if let Some(max) = update
+                    .max_versions
+                    .map(|m| i64::try_from(m.max(1)).unwrap_or(i64::MAX))
+                    && version_count > max
+                {
+                    // Versions a head pins through this graph's agent id stay (the refs of
+                    // this graph's own new head were written above).
+                    let agent = match &update.agent_id {
+                        Some(agent) => agent.clone(),
+                        None => current.agent_id.clone(),
+                    };
+                    let pinned: Vec<Vec<u8>> = match agent {
+                        Some(agent) => sqlx::query_scalar(
+                            "select distinct pinned from graph_agent_refs \
                              where agent_id = $1 and pinned is not null",
-                            )
-                            .bind(agent)
-                            .fetch_all(&mut *tx)
-                            .await
-                            .db()?,
-                            None => Vec::new(),
-                        };
-                        let older = sqlx::query_as::<_, PruneRow>(
-                            "select seq, digest, stored_bytes from graph_versions \
-                         where graph_id = $1 and seq < $2 order by seq",
                         )
-                        .bind(id)
-                        .bind(seq)
+                        .bind(agent)
                         .fetch_all(&mut *tx)
                         .await
-                        .db()?;
-                        let excess = usize::try_from(version_count - max).unwrap_or(usize::MAX);
-                        let doomed: Vec<&PruneRow> = older
-                            .iter()
-                            .filter(|v| !pinned.contains(&v.digest))
-                            .take(excess)
-                            .collect();
-                        for victim in doomed {
-                            // A kept version whose delta base goes (an older, pinned one) is
-                            // packed whole first.
-                            let dependents: Vec<i64> = sqlx::query_scalar(
+                        .db()?,
+                        None => Vec::new(),
+                    };
+                    let older = sqlx::query_as::<_, PruneRow>(
+                        "select seq, digest, stored_bytes from graph_versions \
+                         where graph_id = $1 and seq < $2 order by seq",
+                    )
+                    .bind(id)
+                    .bind(seq)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .db()?;
+                    let excess = usize::try_from(version_count - max).unwrap_or(usize::MAX);
+                    let doomed: Vec<&PruneRow> = older
+                        .iter()
+                        .filter(|v| !pinned.contains(&v.digest))
+                        .take(excess)
+                        .collect();
+                    for victim in doomed {
+                        // A kept version whose delta base goes (an older, pinned one) is
+                        // packed whole first.
+                        let dependents: Vec<i64> = sqlx::query_scalar(
                             "select seq from graph_versions where graph_id = $1 and base_seq = $2",
                         )
                         .bind(id)
@@ -492,118 +487,115 @@ impl GraphStore for Store {
                         .fetch_all(&mut *tx)
                         .await
                         .db()?;
-                            for dependent in dependents {
-                                let rows: Vec<Stored> = sqlx::query_as::<_, PackedRow>(CHAIN_ROWS)
-                                    .bind(id)
-                                    .bind(dependent)
-                                    .bind(pack::chain_end(dependent))
-                                    .fetch_all(&mut *tx)
-                                    .await
-                                    .db()?
-                                    .into_iter()
-                                    .map(Stored::from)
-                                    .collect();
-                                let before = rows
-                                    .iter()
-                                    .find(|r| r.seq == dependent)
-                                    .map_or(0, Stored::size);
-                                let frame = pack::whole(&pack::text_of(&rows, dependent)?)?;
-                                version_bytes += len_i64(frame.len()) - before;
-                                sqlx::query(
-                                    "update graph_versions set packed = $1, base_seq = null, \
-                                 document = null, stored_bytes = $2 \
-                                 where graph_id = $3 and seq = $4",
-                                )
-                                .bind(&frame)
-                                .bind(len_i64(frame.len()))
+                        for dependent in dependents {
+                            let rows: Vec<Stored> = sqlx::query_as::<_, PackedRow>(CHAIN_ROWS)
                                 .bind(id)
                                 .bind(dependent)
-                                .execute(&mut *tx)
+                                .bind(pack::chain_end(dependent))
+                                .fetch_all(&mut *tx)
                                 .await
-                                .db()?;
-                            }
+                                .db()?
+                                .into_iter()
+                                .map(Stored::from)
+                                .collect();
+                            let before = rows
+                                .iter()
+                                .find(|r| r.seq == dependent)
+                                .map_or(0, Stored::size);
+                            let frame = pack::whole(&pack::text_of(&rows, dependent)?)?;
+                            version_bytes += len_i64(frame.len()) - before;
                             sqlx::query(
-                                "delete from graph_versions where graph_id = $1 and seq = $2",
+                                "update graph_versions set packed = $1, base_seq = null, \
+                                 document = null, stored_bytes = $2 \
+                                 where graph_id = $3 and seq = $4",
                             )
+                            .bind(&frame)
+                            .bind(len_i64(frame.len()))
+                            .bind(id)
+                            .bind(dependent)
+                            .execute(&mut *tx)
+                            .await
+                            .db()?;
+                        }
+                        sqlx::query("delete from graph_versions where graph_id = $1 and seq = $2")
                             .bind(id)
                             .bind(victim.seq)
                             .execute(&mut *tx)
                             .await
                             .db()?;
-                            version_bytes -= victim.stored_bytes;
-                            version_count -= 1;
-                        }
+                        version_bytes -= victim.stored_bytes;
+                        version_count -= 1;
                     }
                 }
-                let document_bytes = doc
-                    .as_ref()
-                    .map_or(current.document_bytes, |d| len_i64(d.json.len()));
-                let mut qb = sqlx::QueryBuilder::new("update graphs set updated_at = ");
-                qb.push_bind(now).push(", revision = revision + 1");
-                if let Some(name) = &update.name {
-                    qb.push(", name = ").push_bind(name);
-                }
-                if let Some(description) = &update.description {
-                    qb.push(", description = ").push_bind(description);
-                }
-                if let Some(agent_id) = &update.agent_id {
-                    qb.push(", agent_id = ").push_bind(agent_id);
-                }
-                if let Some(is_public) = update.is_public {
-                    qb.push(", is_public = ").push_bind(is_public);
-                }
-                if let Some(doc) = &doc {
-                    // A document with the head's digest differs only in positions or ui data: it
-                    // replaces the head document but is not a new version.
-                    qb.push(", head = ")
-                        .push_bind(doc.digest.as_bytes().to_vec())
-                        .push(", version_count = ")
-                        .push_bind(version_count)
-                        .push(", node_count = ")
-                        .push_bind(doc.node_count)
-                        .push(", graph_data = ")
-                        .push_bind(JsonStr(&doc.json))
-                        .push(", document_bytes = ")
-                        .push_bind(document_bytes)
-                        .push(", version_bytes = ")
-                        .push_bind(version_bytes);
-                }
-                // Conditional on the revision read above: never a lost update, even without the
-                // lock.
-                qb.push(" where id = ")
-                    .push_bind(id)
-                    .push(" and revision = ")
-                    .push_bind(current.revision)
-                    .push(concat!(" returning ", summary_columns!()));
-                let row = qb
-                    .build_query_as::<SummaryRow>()
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .db()?
-                    .ok_or(StoreError::Conflict(Constraint::GraphVersion))?;
-                // Only a write that grows the owner's storage can go over the quota: a smaller
-                // document or pruned versions are welcome even on an account over it.
-                let grew =
-                    document_bytes + version_bytes > current.document_bytes + current.version_bytes;
-                if let Some(max) = quota
-                    && grew
-                {
-                    let used: i64 = sqlx::query_scalar(OWNER_BYTES)
-                        .bind(owner)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .db()?;
-                    if count(used) > max {
-                        return Err(StoreError::Quota {
-                            resource: "stored bytes",
-                            limit: max,
-                        });
-                    }
-                }
-                tx.commit().await.db()?;
-                row
             }
-        );
+            let document_bytes = doc
+                .as_ref()
+                .map_or(current.document_bytes, |d| len_i64(d.json.len()));
+            let mut qb = sqlx::QueryBuilder::new("update graphs set updated_at = ");
+            qb.push_bind(now).push(", revision = revision + 1");
+            if let Some(name) = &update.name {
+                qb.push(", name = ").push_bind(name);
+            }
+            if let Some(description) = &update.description {
+                qb.push(", description = ").push_bind(description);
+            }
+            if let Some(agent_id) = &update.agent_id {
+                qb.push(", agent_id = ").push_bind(agent_id);
+            }
+            if let Some(is_public) = update.is_public {
+                qb.push(", is_public = ").push_bind(is_public);
+            }
+            if let Some(doc) = &doc {
+                // A document with the head's digest differs only in positions or ui data: it
+                // replaces the head document but is not a new version.
+                qb.push(", head = ")
+                    .push_bind(doc.digest.as_bytes().to_vec())
+                    .push(", version_count = ")
+                    .push_bind(version_count)
+                    .push(", node_count = ")
+                    .push_bind(doc.node_count)
+                    .push(", graph_data = ")
+                    .push_bind(JsonStr(&doc.json))
+                    .push(", document_bytes = ")
+                    .push_bind(document_bytes)
+                    .push(", version_bytes = ")
+                    .push_bind(version_bytes);
+            }
+            // Conditional on the revision read above: never a lost update, even without the
+            // lock.
+            qb.push(" where id = ")
+                .push_bind(id)
+                .push(" and revision = ")
+                .push_bind(current.revision)
+                .push(concat!(" returning ", summary_columns!()));
+            let row = qb
+                .build_query_as::<SummaryRow>()
+                .fetch_optional(&mut *tx)
+                .await
+                .db()?
+                .ok_or(StoreError::Conflict(Constraint::GraphVersion))?;
+            // Only a write that grows the owner's storage can go over the quota: a smaller
+            // document or pruned versions are welcome even on an account over it.
+            let grew =
+                document_bytes + version_bytes > current.document_bytes + current.version_bytes;
+            if let Some(max) = quota
+                && grew
+            {
+                let used: i64 = sqlx::query_scalar(OWNER_BYTES)
+                    .bind(owner)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .db()?;
+                if count(used) > max {
+                    return Err(StoreError::Quota {
+                        resource: "stored bytes",
+                        limit: max,
+                    });
+                }
+            }
+            tx.commit().await.db()?;
+            row
+        });
         let document = match update.document {
             Some(document) => document,
             None => self.graph(id, Some(owner)).await?.document,
@@ -630,19 +622,15 @@ impl GraphStore for Store {
     #[tracing::instrument(skip_all, fields(graph_id = %id, owner_id = %owner))]
     async fn delete_graph(&self, id: Uuid, owner: Uuid) -> StoreResult<()> {
         // Versions and agent references cascade.
-        let done = with_db!(
-            self,
-            write | db,
-            pg | {
-                sqlx::query("delete from graphs where id = $1 and owner_id = $2")
-                    .bind(id)
-                    .bind(owner)
-                    .execute(db)
-                    .await
-                    .db()?
-                    .rows_affected()
-            }
-        );
+        let done = with_writer!(self, |db, pg| {
+            sqlx::query("delete from graphs where id = $1 and owner_id = $2")
+                .bind(id)
+                .bind(owner)
+                .execute(db)
+                .await
+                .db()?
+                .rows_affected()
+        });
         if done == 0 {
             return Err(StoreError::NotFound(Entity::Graph));
         }
@@ -932,6 +920,82 @@ impl TryFrom<&SummaryRow> for GraphSummary {
             created_at: row.created_at.into(),
             updated_at: row.updated_at.into(),
         })
+    }
+}
+
+impl Store {
+    /// An update without a document (name, description, agent id, visibility): one statement,
+    /// conditional on the owner, the revision and the head asked for, so it is atomic without
+    /// a transaction, and it returns the whole record. Only when it matches no row is the
+    /// graph read again, to say why.
+    async fn update_graph_fields(
+        &self,
+        id: Uuid,
+        owner: Uuid,
+        update: &GraphUpdate,
+        now: Ts,
+    ) -> StoreResult<GraphRecord> {
+        let row = with_writer!(self, |db, pg| {
+            let mut qb = sqlx::QueryBuilder::new("update graphs set updated_at = ");
+            qb.push_bind(now).push(", revision = revision + 1");
+            if let Some(name) = &update.name {
+                qb.push(", name = ").push_bind(name);
+            }
+            if let Some(description) = &update.description {
+                qb.push(", description = ").push_bind(description);
+            }
+            if let Some(agent_id) = &update.agent_id {
+                qb.push(", agent_id = ").push_bind(agent_id);
+            }
+            if let Some(is_public) = update.is_public {
+                qb.push(", is_public = ").push_bind(is_public);
+            }
+            qb.push(" where id = ")
+                .push_bind(id)
+                .push(" and owner_id = ")
+                .push_bind(owner);
+            if let Some(revision) = update.revision {
+                qb.push(" and revision = ")
+                    .push_bind(i64::try_from(revision).unwrap_or(-1));
+            }
+            if let Some(base) = update.base {
+                qb.push(" and head = ").push_bind(base.as_bytes().to_vec());
+            }
+            qb.push(concat!(" returning ", summary_columns!(), ", graph_data"));
+            qb.build_query_as::<GraphRow>()
+                .fetch_optional(db)
+                .await
+                .db()?
+        });
+        if let Some(row) = row {
+            return row.try_into();
+        }
+        let now = with_db!(self, |db, pg| {
+            sqlx::query_as::<_, (Vec<u8>, i64)>(
+                "select head, revision from graphs where id = $1 and owner_id = $2",
+            )
+            .bind(id)
+            .bind(owner)
+            .fetch_optional(db)
+            .await
+            .db()?
+        });
+        let (head, revision) = now.ok_or(StoreError::NotFound(Entity::Graph))?;
+        if update
+            .revision
+            .is_some_and(|r| i64::try_from(r) != Ok(revision))
+        {
+            return Err(StoreError::Conflict(Constraint::GraphRevision));
+        }
+        if update
+            .base
+            .is_some_and(|base| base.as_bytes()[..] != head[..])
+        {
+            return Err(StoreError::Conflict(Constraint::GraphVersion));
+        }
+        // Changed between the two statements (a concurrent write): the revision asked for is
+        // gone either way.
+        Err(StoreError::Conflict(Constraint::GraphRevision))
     }
 }
 

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::Store;
-use crate::db::{BeginWrite as _, DbResult, Ts, count, lock_owner, row, with_db};
+use crate::db::{BeginWrite as _, DbResult, Ts, count, lock_owner, row, with_db, with_writer};
 use crate::graphs::missing;
 use crate::limits::{self, MAX_NAME, MAX_TOKEN};
 
@@ -60,44 +60,40 @@ impl ApiKeyStore for Store {
     ) -> StoreResult<ApiKey> {
         limits::required("key name", name, MAX_NAME)?;
         limits::required("key prefix", prefix, MAX_TOKEN)?;
-        let row = with_db!(
-            self,
-            write | db,
-            pg | {
-                let mut tx = db.begin_write().await.db()?;
-                if let Some(max) = max_live {
-                    // Count and insert under the owner's lock (the users row on PostgreSQL,
-                    // SQLite's write lock), so concurrent creates queue and see each other's keys.
-                    lock_owner!(tx, pg, user);
-                    let live: i64 = sqlx::query_scalar(
-                        "select count(*) from api_keys where user_id = $1 and revoked_at is null",
-                    )
-                    .bind(user)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .db()?;
-                    if count(live) >= max {
-                        return Err(StoreError::Quota {
-                            resource: "api keys",
-                            limit: max,
-                        });
-                    }
+        let row = with_writer!(self, |db, pg| {
+            let mut tx = db.begin_write().await.db()?;
+            if let Some(max) = max_live {
+                // Count and insert under the owner's lock (the users row on PostgreSQL,
+                // SQLite's write lock), so concurrent creates queue and see each other's keys.
+                lock_owner!(tx, pg, user);
+                let live: i64 = sqlx::query_scalar(
+                    "select count(*) from api_keys where user_id = $1 and revoked_at is null",
+                )
+                .bind(user)
+                .fetch_one(&mut *tx)
+                .await
+                .db()?;
+                if count(live) >= max {
+                    return Err(StoreError::Quota {
+                        resource: "api keys",
+                        limit: max,
+                    });
                 }
-                let row = sqlx::query_as::<_, KeyRow>(INSERT_KEY)
-                    .bind(Uuid::now_v7())
-                    .bind(user)
-                    .bind(name)
-                    .bind(prefix)
-                    .bind(&hash[..])
-                    .bind(Ts::now())
-                    .fetch_one(&mut *tx)
-                    .await
-                    .db()
-                    .map_err(missing(Entity::User))?;
-                tx.commit().await.db()?;
-                row
             }
-        );
+            let row = sqlx::query_as::<_, KeyRow>(INSERT_KEY)
+                .bind(Uuid::now_v7())
+                .bind(user)
+                .bind(name)
+                .bind(prefix)
+                .bind(&hash[..])
+                .bind(Ts::now())
+                .fetch_one(&mut *tx)
+                .await
+                .db()
+                .map_err(missing(Entity::User))?;
+            tx.commit().await.db()?;
+            row
+        });
         Ok(row.into())
     }
 
@@ -153,36 +149,32 @@ impl ApiKeyStore for Store {
     async fn revoke_api_key(&self, user: Uuid, id: Uuid) -> StoreResult<bool> {
         // Only one of several concurrent revocations changes the row, so only it answers
         // `true`; the first revocation time stays. Someone else's key is not found.
-        let (revoked, exists) = with_db!(
-            self,
-            write | db,
-            pg | {
-                let revoked = sqlx::query(
-                    "update api_keys set revoked_at = $1 \
+        let (revoked, exists) = with_writer!(self, |db, pg| {
+            let revoked = sqlx::query(
+                "update api_keys set revoked_at = $1 \
                  where id = $2 and user_id = $3 and revoked_at is null",
+            )
+            .bind(Ts::now())
+            .bind(id)
+            .bind(user)
+            .execute(db)
+            .await
+            .db()?
+            .rows_affected();
+            let exists = if revoked == 0 {
+                sqlx::query_scalar::<_, i64>(
+                    "select count(*) from api_keys where id = $1 and user_id = $2",
                 )
-                .bind(Ts::now())
                 .bind(id)
                 .bind(user)
-                .execute(db)
+                .fetch_one(db)
                 .await
                 .db()?
-                .rows_affected();
-                let exists = if revoked == 0 {
-                    sqlx::query_scalar::<_, i64>(
-                        "select count(*) from api_keys where id = $1 and user_id = $2",
-                    )
-                    .bind(id)
-                    .bind(user)
-                    .fetch_one(db)
-                    .await
-                    .db()?
-                } else {
-                    1
-                };
-                (revoked, exists)
-            }
-        );
+            } else {
+                1
+            };
+            (revoked, exists)
+        });
         if exists == 0 {
             return Err(StoreError::NotFound(Entity::ApiKey));
         }
@@ -199,55 +191,47 @@ impl ApiKeyStore for Store {
     ) -> StoreResult<ApiKey> {
         limits::required("key prefix", prefix, MAX_TOKEN)?;
         let now = Ts::now();
-        let row = with_db!(
-            self,
-            write | db,
-            pg | {
-                let mut tx = db.begin_write().await.db()?;
-                // Only a live key rotates: a revoked one may have been revoked because it leaked.
-                let name: Option<String> = sqlx::query_scalar(
-                    "update api_keys set revoked_at = $1 \
+        let row = with_writer!(self, |db, pg| {
+            let mut tx = db.begin_write().await.db()?;
+            // Only a live key rotates: a revoked one may have been revoked because it leaked.
+            let name: Option<String> = sqlx::query_scalar(
+                "update api_keys set revoked_at = $1 \
                  where id = $2 and user_id = $3 and revoked_at is null returning name",
-                )
-                .bind(now)
-                .bind(id)
+            )
+            .bind(now)
+            .bind(id)
+            .bind(user)
+            .fetch_optional(&mut *tx)
+            .await
+            .db()?;
+            let name = name.ok_or(StoreError::NotFound(Entity::ApiKey))?;
+            let row = sqlx::query_as::<_, KeyRow>(INSERT_KEY)
+                .bind(Uuid::now_v7())
                 .bind(user)
-                .fetch_optional(&mut *tx)
+                .bind(&name)
+                .bind(prefix)
+                .bind(&hash[..])
+                .bind(now)
+                .fetch_one(&mut *tx)
                 .await
                 .db()?;
-                let name = name.ok_or(StoreError::NotFound(Entity::ApiKey))?;
-                let row = sqlx::query_as::<_, KeyRow>(INSERT_KEY)
-                    .bind(Uuid::now_v7())
-                    .bind(user)
-                    .bind(&name)
-                    .bind(prefix)
-                    .bind(&hash[..])
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .db()?;
-                tx.commit().await.db()?;
-                row
-            }
-        );
+            tx.commit().await.db()?;
+            row
+        });
         Ok(row.into())
     }
 
     #[tracing::instrument(skip_all, fields(key_id = %id))]
     async fn touch_api_key(&self, id: Uuid, at: OffsetDateTime) -> StoreResult<()> {
-        let done = with_db!(
-            self,
-            write | db,
-            pg | {
-                sqlx::query("update api_keys set last_used_at = $1 where id = $2")
-                    .bind(Ts::new(at))
-                    .bind(id)
-                    .execute(db)
-                    .await
-                    .db()?
-                    .rows_affected()
-            }
-        );
+        let done = with_writer!(self, |db, pg| {
+            sqlx::query("update api_keys set last_used_at = $1 where id = $2")
+                .bind(Ts::new(at))
+                .bind(id)
+                .execute(db)
+                .await
+                .db()?
+                .rows_affected()
+        });
         if done == 0 {
             return Err(StoreError::NotFound(Entity::ApiKey));
         }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::Store;
 use crate::db::BeginWrite as _;
-use crate::db::{DbResult, Ts, with_db};
+use crate::db::{DbResult, Ts, with_writer};
 
 /// The key totals of calls made without an API key (signed-in sessions) are booked under.
 pub(crate) const NO_KEY: Uuid = Uuid::nil();
@@ -118,30 +118,23 @@ impl Store {
             "delete from {table} where {key} in (select {key} from {table} where {condition} \
              order by {order} limit $2{lock})"
         );
-        let removed = with_db!(
-            self,
-            write | db,
-            pg | {
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(Ts::new(before))
-                    .bind(limit)
-                    .execute(db)
-                    .await
-                    .db()?
-                    .rows_affected()
-            }
-        );
+        let removed = with_writer!(self, |db, pg| {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(Ts::new(before))
+                .bind(limit)
+                .execute(db)
+                .await
+                .db()?
+                .rows_affected()
+        });
         Ok(removed)
     }
 
     async fn prune_usage(&self, before: OffsetDateTime, limit: i64) -> StoreResult<u64> {
-        let removed = with_db!(
-            self,
-            write | db,
-            pg | {
-                if pg {
-                    let moved: i64 = sqlx::query_scalar(
-                        "with moved as (delete from api_key_usage where id in (select id from \
+        let removed = with_writer!(self, |db, pg| {
+            if pg {
+                let moved: i64 = sqlx::query_scalar(
+                    "with moved as (delete from api_key_usage where id in (select id from \
                      api_key_usage where at < $1 order by id limit $2 for update skip locked) \
                      returning user_id, api_key_id, at, duration_ms), \
                      totals as (select user_id, coalesce(api_key_id, $3) as api_key_id, \
@@ -153,19 +146,19 @@ impl Store {
                      api_calls = usage_daily.api_calls + excluded.api_calls, \
                      duration_ms = usage_daily.duration_ms + excluded.duration_ms) \
                      select cast(coalesce(sum(calls), 0) as bigint) from totals",
-                    )
-                    .bind(Ts::new(before))
-                    .bind(limit)
-                    .bind(NO_KEY)
-                    .fetch_one(db)
-                    .await
-                    .db()?;
-                    u64::try_from(moved).unwrap_or(0)
-                } else {
-                    // The write lock is held from the first statement to the commit, so both
-                    // statements see the same batch (ordered by the unique id).
-                    let mut tx = db.begin_write().await.db()?;
-                    sqlx::query(concat!(
+                )
+                .bind(Ts::new(before))
+                .bind(limit)
+                .bind(NO_KEY)
+                .fetch_one(db)
+                .await
+                .db()?;
+                u64::try_from(moved).unwrap_or(0)
+            } else {
+                // The write lock is held from the first statement to the commit, so both
+                // statements see the same batch (ordered by the unique id).
+                let mut tx = db.begin_write().await.db()?;
+                sqlx::query(concat!(
                     "insert into usage_daily (user_id, api_key_id, day, api_calls, duration_ms, \
                      graphs_created) select user_id, coalesce(api_key_id, $3), ",
                     sqlite_day!(),
@@ -181,32 +174,28 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .db()?;
-                    let removed = sqlx::query(
-                        "delete from api_key_usage where id in (select id from api_key_usage \
+                let removed = sqlx::query(
+                    "delete from api_key_usage where id in (select id from api_key_usage \
                      where at < $1 order by id limit $2)",
-                    )
-                    .bind(Ts::new(before))
-                    .bind(limit)
-                    .execute(&mut *tx)
-                    .await
-                    .db()?
-                    .rows_affected();
-                    tx.commit().await.db()?;
-                    removed
-                }
+                )
+                .bind(Ts::new(before))
+                .bind(limit)
+                .execute(&mut *tx)
+                .await
+                .db()?
+                .rows_affected();
+                tx.commit().await.db()?;
+                removed
             }
-        );
+        });
         Ok(removed)
     }
 
     async fn prune_events(&self, before: OffsetDateTime, limit: i64) -> StoreResult<u64> {
-        let removed = with_db!(
-            self,
-            write | db,
-            pg | {
-                if pg {
-                    let moved: i64 = sqlx::query_scalar(
-                        "with moved as (delete from monitoring_logs where id in (select id from \
+        let removed = with_writer!(self, |db, pg| {
+            if pg {
+                let moved: i64 = sqlx::query_scalar(
+                    "with moved as (delete from monitoring_logs where id in (select id from \
                      monitoring_logs where at < $1 order by at, id limit $2 for update skip \
                      locked) returning user_id, kind, at), \
                      created as (select user_id, floor(extract(epoch from at) / 86400)::bigint \
@@ -217,17 +206,17 @@ impl Store {
                      on conflict (user_id, day, api_key_id) do update set graphs_created = \
                      usage_daily.graphs_created + excluded.graphs_created) \
                      select count(*) from moved",
-                    )
-                    .bind(Ts::new(before))
-                    .bind(limit)
-                    .bind(NO_KEY)
-                    .fetch_one(db)
-                    .await
-                    .db()?;
-                    u64::try_from(moved).unwrap_or(0)
-                } else {
-                    let mut tx = db.begin_write().await.db()?;
-                    sqlx::query(concat!(
+                )
+                .bind(Ts::new(before))
+                .bind(limit)
+                .bind(NO_KEY)
+                .fetch_one(db)
+                .await
+                .db()?;
+                u64::try_from(moved).unwrap_or(0)
+            } else {
+                let mut tx = db.begin_write().await.db()?;
+                sqlx::query(concat!(
                     "insert into usage_daily (user_id, api_key_id, day, api_calls, duration_ms, \
                      graphs_created) select user_id, $3, ",
                     sqlite_day!(),
@@ -243,21 +232,20 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .db()?;
-                    let removed = sqlx::query(
-                        "delete from monitoring_logs where id in (select id from monitoring_logs \
+                let removed = sqlx::query(
+                    "delete from monitoring_logs where id in (select id from monitoring_logs \
                      where at < $1 order by at, id limit $2)",
-                    )
-                    .bind(Ts::new(before))
-                    .bind(limit)
-                    .execute(&mut *tx)
-                    .await
-                    .db()?
-                    .rows_affected();
-                    tx.commit().await.db()?;
-                    removed
-                }
+                )
+                .bind(Ts::new(before))
+                .bind(limit)
+                .execute(&mut *tx)
+                .await
+                .db()?
+                .rows_affected();
+                tx.commit().await.db()?;
+                removed
             }
-        );
+        });
         Ok(removed)
     }
 }

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::Store;
-use crate::db::{DbResult, Ts, corrupt, row, with_db};
+use crate::db::{DbResult, Ts, corrupt, row, with_db, with_writer};
 use crate::graphs::missing;
 use crate::limits::{self, MAX_TOKEN};
 use crate::users::parse_plan;
@@ -61,11 +61,8 @@ impl SubscriptionStore for Store {
         limits::required("customer id", &state.customer_id, MAX_TOKEN)?;
         // One statement, so two webhooks racing cannot interleave: the row ends up with the
         // state observed last, whichever arrived last. Equal times apply (a replay is a no-op).
-        let done = with_db!(
-            self,
-            write | db,
-            pg | {
-                sqlx::query(
+        let done = with_writer!(self, |db, pg| {
+            sqlx::query(
                 "insert into subscriptions (user_id, subscription_id, customer_id, plan, status, \
                  current_period_end, cancel_at_period_end, observed_at, updated_at) \
                  values ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
@@ -90,8 +87,7 @@ impl SubscriptionStore for Store {
             .db()
             .map_err(missing(Entity::User))?
             .rows_affected()
-            }
-        );
+        });
         Ok(done > 0)
     }
 
@@ -173,39 +169,31 @@ impl SubscriptionStore for Store {
     ) -> StoreResult<bool> {
         limits::required("event id", event_id, MAX_TOKEN)?;
         limits::required("event type", event_type, MAX_TOKEN)?;
-        let done = with_db!(
-            self,
-            write | db,
-            pg | {
-                sqlx::query(
-                    "insert into processed_webhook_events (event_id, event_type, processed_at) \
+        let done = with_writer!(self, |db, pg| {
+            sqlx::query(
+                "insert into processed_webhook_events (event_id, event_type, processed_at) \
                  values ($1, $2, $3) on conflict (event_id) do nothing",
-                )
-                .bind(event_id)
-                .bind(event_type)
-                .bind(Ts::new(at))
-                .execute(db)
-                .await
-                .db()?
-                .rows_affected()
-            }
-        );
+            )
+            .bind(event_id)
+            .bind(event_type)
+            .bind(Ts::new(at))
+            .execute(db)
+            .await
+            .db()?
+            .rows_affected()
+        });
         Ok(done == 1)
     }
 
     #[tracing::instrument(skip_all, fields(event_id = %event_id))]
     async fn forget_webhook_event(&self, event_id: &str) -> StoreResult<()> {
-        with_db!(
-            self,
-            write | db,
-            pg | {
-                sqlx::query("delete from processed_webhook_events where event_id = $1")
-                    .bind(event_id)
-                    .execute(db)
-                    .await
-                    .db()?;
-            }
-        );
+        with_writer!(self, |db, pg| {
+            sqlx::query("delete from processed_webhook_events where event_id = $1")
+                .bind(event_id)
+                .execute(db)
+                .await
+                .db()?;
+        });
         Ok(())
     }
 }

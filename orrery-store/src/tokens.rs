@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::Store;
-use crate::db::{BeginWrite as _, DbResult, Ts, row, with_db};
+use crate::db::{BeginWrite as _, DbResult, Ts, row, with_writer};
 use crate::graphs::missing;
 
 row! {
@@ -32,11 +32,8 @@ impl TokenStore for Store {
     ) -> StoreResult<()> {
         // A family that reuse detection revoked takes no new tokens: the refresh that raced
         // with the reuse fails instead of leaving a live token behind.
-        let done = with_db!(
-            self,
-            write | db,
-            pg | {
-                sqlx::query(
+        let done = with_writer!(self, |db, pg| {
+            sqlx::query(
                 "insert into refresh_tokens (token_hash, family, user_id, expires_at, created_at) \
                  select $1, $2, $3, $4, $5 where not exists \
                  (select 1 from refresh_tokens where family = $2 and revoked_at is not null)",
@@ -51,8 +48,7 @@ impl TokenStore for Store {
             .db()
             .map_err(missing(Entity::User))?
             .rows_affected()
-            }
-        );
+        });
         if done == 0 {
             return Err(StoreError::Conflict(Constraint::RefreshTokenFamily));
         }
@@ -66,54 +62,51 @@ impl TokenStore for Store {
         now: OffsetDateTime,
     ) -> StoreResult<RefreshUse> {
         let now = Ts::new(now);
-        with_db!(
-            self,
-            write | db,
-            pg | {
-                let mut tx = db.begin_write().await.db()?;
-                let select = if pg {
-                    "select family, user_id, expires_at, used_at, revoked_at, exists (select 1 from \
+        with_writer!(self, |db, pg| {
+            let mut tx = db.begin_write().await.db()?;
+            let select = if pg {
+                "select family, user_id, expires_at, used_at, revoked_at, exists (select 1 from \
                  refresh_tokens f where f.family = t.family and f.revoked_at is not null) \
                  as family_revoked from refresh_tokens t where token_hash = $1 for update"
-                } else {
-                    "select family, user_id, expires_at, used_at, revoked_at, exists (select 1 from \
+            } else {
+                "select family, user_id, expires_at, used_at, revoked_at, exists (select 1 from \
                  refresh_tokens f where f.family = t.family and f.revoked_at is not null) \
                  as family_revoked from refresh_tokens t where token_hash = $1"
-                };
-                let Some(token) = sqlx::query_as::<_, RefreshRow>(select)
-                    .bind(&hash[..])
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .db()?
-                else {
-                    return Ok(RefreshUse::Invalid);
-                };
-                if token.revoked_at.is_some() || token.family_revoked {
-                    return Ok(RefreshUse::Invalid);
-                }
-                if token.used_at.is_some() {
-                    // Someone presents a token that was already exchanged: either it was stolen or
-                    // the thief already used it. Either way, end the whole session.
-                    sqlx::query(
-                        "update refresh_tokens set revoked_at = coalesce(revoked_at, $1) \
-                     where family = $2",
-                    )
-                    .bind(now)
-                    .bind(token.family)
-                    .execute(&mut *tx)
-                    .await
-                    .db()?;
-                    tx.commit().await.db()?;
-                    tracing::warn!(user_id = %token.user_id, family = %token.family,
-                    "refresh token reused: family revoked");
-                    return Ok(RefreshUse::Reused {
-                        user_id: token.user_id,
-                    });
-                }
-                if token.expires_at <= now {
-                    return Ok(RefreshUse::Invalid);
-                }
+            };
+            let Some(token) = sqlx::query_as::<_, RefreshRow>(select)
+                .bind(&hash[..])
+                .fetch_optional(&mut *tx)
+                .await
+                .db()?
+            else {
+                return Ok(RefreshUse::Invalid);
+            };
+            if token.revoked_at.is_some() || token.family_revoked {
+                return Ok(RefreshUse::Invalid);
+            }
+            if token.used_at.is_some() {
+                // Someone presents a token that was already exchanged: either it was stolen or
+                // the thief already used it. Either way, end the whole session.
                 sqlx::query(
+                    "update refresh_tokens set revoked_at = coalesce(revoked_at, $1) \
+                     where family = $2",
+                )
+                .bind(now)
+                .bind(token.family)
+                .execute(&mut *tx)
+                .await
+                .db()?;
+                tx.commit().await.db()?;
+                tracing::warn!(user_id = %token.user_id, family = %token.family,
+                    "refresh token reused: family revoked");
+                return Ok(RefreshUse::Reused {
+                    user_id: token.user_id,
+                });
+            }
+            if token.expires_at <= now {
+                return Ok(RefreshUse::Invalid);
+            }
+            sqlx::query(
                 "update refresh_tokens set used_at = $1 where token_hash = $2 and used_at is null",
             )
             .bind(now)
@@ -121,22 +114,18 @@ impl TokenStore for Store {
             .execute(&mut *tx)
             .await
             .db()?;
-                tx.commit().await.db()?;
-                Ok(RefreshUse::Rotated {
-                    user_id: token.user_id,
-                    family: token.family,
-                })
-            }
-        )
+            tx.commit().await.db()?;
+            Ok(RefreshUse::Rotated {
+                user_id: token.user_id,
+                family: token.family,
+            })
+        })
     }
 
     #[tracing::instrument(skip_all, fields(family = %family))]
     async fn revoke_refresh_family(&self, family: Uuid) -> StoreResult<()> {
-        with_db!(
-            self,
-            write | db,
-            pg | {
-                sqlx::query(
+        with_writer!(self, |db, pg| {
+            sqlx::query(
                 "update refresh_tokens set revoked_at = coalesce(revoked_at, $1) where family = $2",
             )
             .bind(Ts::now())
@@ -144,28 +133,23 @@ impl TokenStore for Store {
             .execute(db)
             .await
             .db()?;
-            }
-        );
+        });
         Ok(())
     }
 
     #[tracing::instrument(skip_all, fields(user_id = %user))]
     async fn revoke_user_refresh_tokens(&self, user: Uuid) -> StoreResult<()> {
-        with_db!(
-            self,
-            write | db,
-            pg | {
-                sqlx::query(
-                    "update refresh_tokens set revoked_at = coalesce(revoked_at, $1) \
+        with_writer!(self, |db, pg| {
+            sqlx::query(
+                "update refresh_tokens set revoked_at = coalesce(revoked_at, $1) \
                  where user_id = $2",
-                )
-                .bind(Ts::now())
-                .bind(user)
-                .execute(db)
-                .await
-                .db()?;
-            }
-        );
+            )
+            .bind(Ts::now())
+            .bind(user)
+            .execute(db)
+            .await
+            .db()?;
+        });
         Ok(())
     }
 
@@ -176,11 +160,8 @@ impl TokenStore for Store {
         hash: &[u8; 32],
         expires_at: OffsetDateTime,
     ) -> StoreResult<()> {
-        with_db!(
-            self,
-            write | db,
-            pg | {
-                sqlx::query(
+        with_writer!(self, |db, pg| {
+            sqlx::query(
                 "insert into password_reset_tokens (token_hash, user_id, expires_at, created_at) \
                  values ($1, $2, $3, $4)",
             )
@@ -192,8 +173,7 @@ impl TokenStore for Store {
             .await
             .db()
             .map_err(missing(Entity::User))?;
-            }
-        );
+        });
         Ok(())
     }
 
@@ -204,37 +184,33 @@ impl TokenStore for Store {
         now: OffsetDateTime,
     ) -> StoreResult<Option<Uuid>> {
         let now = Ts::new(now);
-        with_db!(
-            self,
-            write | db,
-            pg | {
-                let mut tx = db.begin_write().await.db()?;
-                // The conditional update is the single use: of two concurrent consumers, one
-                // updates the row and the other finds it used.
-                let user: Option<Uuid> = sqlx::query_scalar(
-                    "update password_reset_tokens set used_at = $1 \
+        with_writer!(self, |db, pg| {
+            let mut tx = db.begin_write().await.db()?;
+            // The conditional update is the single use: of two concurrent consumers, one
+            // updates the row and the other finds it used.
+            let user: Option<Uuid> = sqlx::query_scalar(
+                "update password_reset_tokens set used_at = $1 \
                  where token_hash = $2 and used_at is null and expires_at > $1 returning user_id",
+            )
+            .bind(now)
+            .bind(&hash[..])
+            .fetch_optional(&mut *tx)
+            .await
+            .db()?;
+            if let Some(user) = user {
+                // One reset ends every other outstanding link of the account.
+                sqlx::query(
+                    "update password_reset_tokens set used_at = $1 \
+                     where user_id = $2 and used_at is null",
                 )
                 .bind(now)
-                .bind(&hash[..])
-                .fetch_optional(&mut *tx)
+                .bind(user)
+                .execute(&mut *tx)
                 .await
                 .db()?;
-                if let Some(user) = user {
-                    // One reset ends every other outstanding link of the account.
-                    sqlx::query(
-                        "update password_reset_tokens set used_at = $1 \
-                     where user_id = $2 and used_at is null",
-                    )
-                    .bind(now)
-                    .bind(user)
-                    .execute(&mut *tx)
-                    .await
-                    .db()?;
-                }
-                tx.commit().await.db()?;
-                Ok(user)
             }
-        )
+            tx.commit().await.db()?;
+            Ok(user)
+        })
     }
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::Store;
 use crate::db::BeginWrite as _;
-use crate::db::{DbResult, Ts, count, row, with_db};
+use crate::db::{DbResult, Ts, count, row, with_db, with_writer};
 use crate::graphs::missing;
 use crate::limits::{self, MAX_ENDPOINT, MAX_TOKEN};
 use crate::retention::first_day;
@@ -68,29 +68,25 @@ impl UsageStore for Store {
         limits::required("endpoint", &record.endpoint, MAX_ENDPOINT)?;
         limits::required("method", &record.method, MAX_TOKEN)?;
         // The key must be the account's own: usage is never booked on another account's key.
-        let done = with_db!(
-            self,
-            write | db,
-            pg | {
-                sqlx::query(
-                    "insert into api_key_usage (user_id, api_key_id, endpoint, method, status, at, \
+        let done = with_writer!(self, |db, pg| {
+            sqlx::query(
+                "insert into api_key_usage (user_id, api_key_id, endpoint, method, status, at, \
                  duration_ms) select $1, $2, $3, $4, $5, $6, $7 where $2 is null or exists \
                  (select 1 from api_keys where id = $2 and user_id = $1)",
-                )
-                .bind(record.user_id)
-                .bind(record.api_key_id)
-                .bind(&record.endpoint)
-                .bind(&record.method)
-                .bind(i32::from(record.status))
-                .bind(Ts::new(record.at))
-                .bind(i64::from(record.duration_ms))
-                .execute(db)
-                .await
-                .db()
-                .map_err(missing(Entity::User))?
-                .rows_affected()
-            }
-        );
+            )
+            .bind(record.user_id)
+            .bind(record.api_key_id)
+            .bind(&record.endpoint)
+            .bind(&record.method)
+            .bind(i32::from(record.status))
+            .bind(Ts::new(record.at))
+            .bind(i64::from(record.duration_ms))
+            .execute(db)
+            .await
+            .db()
+            .map_err(missing(Entity::User))?
+            .rows_affected()
+        });
         if done == 0 {
             return Err(StoreError::NotFound(Entity::ApiKey));
         }
@@ -104,35 +100,31 @@ impl UsageStore for Store {
             limits::required("method", &record.method, MAX_TOKEN)?;
         }
         // One transaction for the batch: one write lock and one commit instead of one each.
-        let written = with_db!(
-            self,
-            write | db,
-            pg | {
-                let mut tx = db.begin_write().await.db()?;
-                let mut written = 0;
-                for record in records {
-                    written += sqlx::query(
-                        "insert into api_key_usage (user_id, api_key_id, endpoint, method, status, \
+        let written = with_writer!(self, |db, pg| {
+            let mut tx = db.begin_write().await.db()?;
+            let mut written = 0;
+            for record in records {
+                written += sqlx::query(
+                    "insert into api_key_usage (user_id, api_key_id, endpoint, method, status, \
                      at, duration_ms) select $1, $2, $3, $4, $5, $6, $7 where exists (select 1 \
                      from users where id = $1) and ($2 is null or exists (select 1 from \
                      api_keys where id = $2 and user_id = $1))",
-                    )
-                    .bind(record.user_id)
-                    .bind(record.api_key_id)
-                    .bind(&record.endpoint)
-                    .bind(&record.method)
-                    .bind(i32::from(record.status))
-                    .bind(Ts::new(record.at))
-                    .bind(i64::from(record.duration_ms))
-                    .execute(&mut *tx)
-                    .await
-                    .db()?
-                    .rows_affected();
-                }
-                tx.commit().await.db()?;
-                written
+                )
+                .bind(record.user_id)
+                .bind(record.api_key_id)
+                .bind(&record.endpoint)
+                .bind(&record.method)
+                .bind(i32::from(record.status))
+                .bind(Ts::new(record.at))
+                .bind(i64::from(record.duration_ms))
+                .execute(&mut *tx)
+                .await
+                .db()?
+                .rows_affected();
             }
-        );
+            tx.commit().await.db()?;
+            written
+        });
         Ok(written)
     }
 

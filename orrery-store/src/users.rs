@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::Store;
 use crate::db::{
     BeginWrite as _, DbResult, Ts, contains_pattern, corrupt, count, page_bounds, row, with_db,
+    with_writer,
 };
 use crate::limits::{self, MAX_EMAIL, MAX_TOKEN, MAX_USER_NAME};
 
@@ -83,25 +84,21 @@ impl UserStore for Store {
             trial_ends_at, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
             $9) returning id, email, name, password_hash, google_sub, role, plan, trial_ends_at, \
             billing_customer_id, created_at, last_seen_at, theme, updated_at";
-        let row = with_db!(
-            self,
-            write | db,
-            pg | {
-                sqlx::query_as::<_, UserRow>(sql)
-                    .bind(id)
-                    .bind(&email)
-                    .bind(&user.name)
-                    .bind(&user.password_hash)
-                    .bind(&user.google_sub)
-                    .bind(user.role.as_str())
-                    .bind(user.plan.as_str())
-                    .bind(user.trial_ends_at.map(Ts::new))
-                    .bind(now)
-                    .fetch_one(db)
-                    .await
-                    .db()?
-            }
-        );
+        let row = with_writer!(self, |db, pg| {
+            sqlx::query_as::<_, UserRow>(sql)
+                .bind(id)
+                .bind(&email)
+                .bind(&user.name)
+                .bind(&user.password_hash)
+                .bind(&user.google_sub)
+                .bind(user.role.as_str())
+                .bind(user.plan.as_str())
+                .bind(user.trial_ends_at.map(Ts::new))
+                .bind(now)
+                .fetch_one(db)
+                .await
+                .db()?
+        });
         row.try_into()
     }
 
@@ -157,70 +154,62 @@ impl UserStore for Store {
         if let Some(customer) = &patch.billing_customer_id {
             limits::required("billing customer id", customer, MAX_TOKEN)?;
         }
-        let row = with_db!(
-            self,
-            write | db,
-            pg | {
-                let mut qb = sqlx::QueryBuilder::new("update users set ");
-                let mut set = qb.separated(", ");
-                // Always one assignment, so an empty patch still checks the row and returns it.
-                set.push("id = id");
-                if let Some(name) = &patch.name {
-                    set.push("name = ").push_bind_unseparated(name);
-                }
-                if let Some(hash) = &patch.password_hash {
-                    set.push("password_hash = ").push_bind_unseparated(hash);
-                }
-                if let Some(sub) = &patch.google_sub {
-                    set.push("google_sub = ").push_bind_unseparated(sub);
-                }
-                if let Some(role) = patch.role {
-                    set.push("role = ").push_bind_unseparated(role.as_str());
-                }
-                if let Some(plan) = patch.plan {
-                    set.push("plan = ").push_bind_unseparated(plan.as_str());
-                }
-                if let Some(trial) = patch.trial_ends_at {
-                    set.push("trial_ends_at = ")
-                        .push_bind_unseparated(trial.map(Ts::new));
-                }
-                if let Some(customer) = &patch.billing_customer_id {
-                    set.push("billing_customer_id = ")
-                        .push_bind_unseparated(customer);
-                }
-                if let Some(theme) = patch.theme {
-                    set.push("theme = ").push_bind_unseparated(theme.as_str());
-                }
-                if patch != UserPatch::default() {
-                    set.push("updated_at = ").push_bind_unseparated(Ts::now());
-                }
-                qb.push(" where id = ").push_bind(id);
-                qb.push(" returning ").push(USER_COLUMNS);
-                qb.build_query_as::<UserRow>()
-                    .fetch_optional(db)
-                    .await
-                    .db()?
+        let row = with_writer!(self, |db, pg| {
+            let mut qb = sqlx::QueryBuilder::new("update users set ");
+            let mut set = qb.separated(", ");
+            // Always one assignment, so an empty patch still checks the row and returns it.
+            set.push("id = id");
+            if let Some(name) = &patch.name {
+                set.push("name = ").push_bind_unseparated(name);
             }
-        );
+            if let Some(hash) = &patch.password_hash {
+                set.push("password_hash = ").push_bind_unseparated(hash);
+            }
+            if let Some(sub) = &patch.google_sub {
+                set.push("google_sub = ").push_bind_unseparated(sub);
+            }
+            if let Some(role) = patch.role {
+                set.push("role = ").push_bind_unseparated(role.as_str());
+            }
+            if let Some(plan) = patch.plan {
+                set.push("plan = ").push_bind_unseparated(plan.as_str());
+            }
+            if let Some(trial) = patch.trial_ends_at {
+                set.push("trial_ends_at = ")
+                    .push_bind_unseparated(trial.map(Ts::new));
+            }
+            if let Some(customer) = &patch.billing_customer_id {
+                set.push("billing_customer_id = ")
+                    .push_bind_unseparated(customer);
+            }
+            if let Some(theme) = patch.theme {
+                set.push("theme = ").push_bind_unseparated(theme.as_str());
+            }
+            if patch != UserPatch::default() {
+                set.push("updated_at = ").push_bind_unseparated(Ts::now());
+            }
+            qb.push(" where id = ").push_bind(id);
+            qb.push(" returning ").push(USER_COLUMNS);
+            qb.build_query_as::<UserRow>()
+                .fetch_optional(db)
+                .await
+                .db()?
+        });
         row.ok_or(StoreError::NotFound(Entity::User))?.try_into()
     }
 
     #[tracing::instrument(skip_all, fields(user_id = %id))]
     async fn touch_user(&self, id: Uuid, at: OffsetDateTime) -> StoreResult<()> {
         let sql = "update users set last_seen_at = $1 where id = $2";
-        let done = with_db!(
-            self,
-            write | db,
-            pg | {
-                sqlx::query(sql)
-                    .bind(Ts::new(at))
-                    .bind(id)
-                    .execute(db)
-                    .await
-                    .db()?
-                    .rows_affected()
-            }
-        );
+        let done = with_writer!(self, |db, pg| {
+            sqlx::query(sql)
+                .bind(Ts::new(at))
+                .bind(id)
+                .execute(db)
+                .await
+                .db()?
+                .rows_affected()
+        });
         if done == 0 {
             return Err(StoreError::NotFound(Entity::User));
         }
@@ -285,36 +274,32 @@ impl UserStore for Store {
         let now = Ts::now();
         // Everything the account owns cascades from its row (see the migrations); what
         // accounting needs of a paying account is copied out first, in the same transaction.
-        with_db!(
-            self,
-            write | db,
-            pg | {
-                let mut tx = db.begin_write().await.db()?;
-                sqlx::query(
-                    "insert into billing_records (id, customer_id, subscription_id, plan, \
+        with_writer!(self, |db, pg| {
+            let mut tx = db.begin_write().await.db()?;
+            sqlx::query(
+                "insert into billing_records (id, customer_id, subscription_id, plan, \
                  account_created_at, deleted_at) \
                  select $1, u.billing_customer_id, s.subscription_id, u.plan, u.created_at, $2 \
                  from users u left join subscriptions s on s.user_id = u.id \
                  where u.id = $3 and u.billing_customer_id is not null",
-                )
-                .bind(Uuid::now_v7())
-                .bind(now)
+            )
+            .bind(Uuid::now_v7())
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .db()?;
+            let done = sqlx::query("delete from users where id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await
-                .db()?;
-                let done = sqlx::query("delete from users where id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .db()?
-                    .rows_affected();
-                if done == 0 {
-                    return Err(StoreError::NotFound(Entity::User));
-                }
-                tx.commit().await.db()?;
+                .db()?
+                .rows_affected();
+            if done == 0 {
+                return Err(StoreError::NotFound(Entity::User));
             }
-        );
+            tx.commit().await.db()?;
+        });
         Ok(())
     }
 
@@ -327,28 +312,24 @@ impl UserStore for Store {
         expires_at: OffsetDateTime,
     ) -> StoreResult<()> {
         let new_email = normalize_email(new_email)?;
-        with_db!(
-            self,
-            write | db,
-            pg | {
-                sqlx::query(
-                    "insert into email_change_tokens (token_hash, user_id, new_email, expires_at, \
+        with_writer!(self, |db, pg| {
+            sqlx::query(
+                "insert into email_change_tokens (token_hash, user_id, new_email, expires_at, \
                  created_at) values ($1, $2, $3, $4, $5)",
-                )
-                .bind(&hash[..])
-                .bind(user)
-                .bind(&new_email)
-                .bind(Ts::new(expires_at))
-                .bind(Ts::now())
-                .execute(db)
-                .await
-                .db()
-                .map_err(|e| match e {
-                    StoreError::NotFound(_) => StoreError::NotFound(Entity::User),
-                    e => e,
-                })?;
-            }
-        );
+            )
+            .bind(&hash[..])
+            .bind(user)
+            .bind(&new_email)
+            .bind(Ts::new(expires_at))
+            .bind(Ts::now())
+            .execute(db)
+            .await
+            .db()
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => StoreError::NotFound(Entity::User),
+                e => e,
+            })?;
+        });
         Ok(())
     }
 
@@ -359,36 +340,33 @@ impl UserStore for Store {
         now: OffsetDateTime,
     ) -> StoreResult<Option<User>> {
         let now = Ts::new(now);
-        let row = with_db!(
-            self,
-            write | db,
-            pg | {
-                let mut tx = db.begin_write().await.db()?;
-                // The conditional update is the single use; a unique violation on the address
-                // (another account took it) rolls the whole change back.
-                let change: Option<(Uuid, String)> = sqlx::query_as(
-                    "update email_change_tokens set used_at = $1 \
+        let row = with_writer!(self, |db, pg| {
+            let mut tx = db.begin_write().await.db()?;
+            // The conditional update is the single use; a unique violation on the address
+            // (another account took it) rolls the whole change back.
+            let change: Option<(Uuid, String)> = sqlx::query_as(
+                "update email_change_tokens set used_at = $1 \
                  where token_hash = $2 and used_at is null and expires_at > $1 \
                  returning user_id, new_email",
-                )
-                .bind(now)
-                .bind(&hash[..])
-                .fetch_optional(&mut *tx)
-                .await
-                .db()?;
-                let Some((user, email)) = change else {
-                    return Ok(None);
-                };
-                sqlx::query(
-                    "update email_change_tokens set used_at = $1 \
+            )
+            .bind(now)
+            .bind(&hash[..])
+            .fetch_optional(&mut *tx)
+            .await
+            .db()?;
+            let Some((user, email)) = change else {
+                return Ok(None);
+            };
+            sqlx::query(
+                "update email_change_tokens set used_at = $1 \
                  where user_id = $2 and used_at is null",
-                )
-                .bind(now)
-                .bind(user)
-                .execute(&mut *tx)
-                .await
-                .db()?;
-                let row = sqlx::query_as::<_, UserRow>(
+            )
+            .bind(now)
+            .bind(user)
+            .execute(&mut *tx)
+            .await
+            .db()?;
+            let row = sqlx::query_as::<_, UserRow>(
                 "update users set email = $1, updated_at = $2 where id = $3 returning id, email, \
                  name, password_hash, google_sub, role, plan, trial_ends_at, \
                  billing_customer_id, created_at, last_seen_at, theme, updated_at",
@@ -399,10 +377,9 @@ impl UserStore for Store {
             .fetch_optional(&mut *tx)
             .await
             .db()?;
-                tx.commit().await.db()?;
-                row
-            }
-        );
+            tx.commit().await.db()?;
+            row
+        });
         row.map(User::try_from).transpose()
     }
 
