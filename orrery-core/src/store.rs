@@ -578,6 +578,18 @@ pub struct GraphUpdate {
     /// same transaction, except versions that a graph's head pins through this graph's agent
     /// id (a pinned version stays readable). `None` keeps every version.
     pub max_versions: Option<u64>,
+    /// Events recorded with the change, in its transaction (the author's and the graph's):
+    /// an update is never saved without its audit trail, nor the trail without the update.
+    pub events: Vec<NewEvent>,
+}
+
+/// An event to record together with a change (see [`GraphUpdate::events`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    /// What happened (`graph.updated`…).
+    pub kind: String,
+    /// Details; never secrets.
+    pub data: Value,
 }
 
 /// Which graphs to list. `owner_id` and `include_public` pick the set: an owner's graphs, "mine

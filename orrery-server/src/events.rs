@@ -275,6 +275,13 @@ pub enum AuditEvent {
 }
 
 impl AuditEvent {
+    /// The event for a store call that records it in its own transaction
+    /// ([`orrery_core::store::GraphUpdate::events`]).
+    pub fn into_new_event(self) -> orrery_core::store::NewEvent {
+        let (kind, data) = self.into_parts();
+        orrery_core::store::NewEvent { kind, data }
+    }
+
     /// The wire name and the payload.
     pub fn into_parts(self) -> (String, Value) {
         match serde_json::to_value(self) {

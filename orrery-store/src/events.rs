@@ -1,7 +1,7 @@
 //! The monitoring log: [`MonitoringStore`].
 
 use orrery_core::store::{
-    Entity, EventFilter, MonitoringEvent, MonitoringStore, Paged, StoreResult,
+    Entity, EventFilter, MonitoringEvent, MonitoringStore, NewEvent, Paged, StoreResult,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -42,6 +42,42 @@ impl TryFrom<EventRow> for MonitoringEvent {
         })
     }
 }
+
+/// Checks events to be recorded with a change, before its transaction: `(kind, data text)`.
+pub(crate) fn checked_events(events: &[NewEvent]) -> StoreResult<Vec<(String, String)>> {
+    events
+        .iter()
+        .map(|event| {
+            limits::required("event kind", &event.kind, MAX_TOKEN)?;
+            let text = event.data.to_string();
+            limits::json("event data", &text, MAX_SMALL_JSON)?;
+            Ok((event.kind.clone(), text))
+        })
+        .collect()
+}
+
+/// Records [`checked_events`] inside the transaction `$tx` (a macro: the transaction's type
+/// differs per backend).
+macro_rules! insert_events {
+    ($tx:ident, $user:expr, $graph:expr, $events:expr) => {
+        for (kind, text) in $events {
+            sqlx::query(
+                "insert into monitoring_logs (id, user_id, graph_id, kind, data, at) \
+                 values ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(uuid::Uuid::now_v7())
+            .bind($user)
+            .bind($graph)
+            .bind(kind)
+            .bind($crate::db::JsonText(text.clone()))
+            .bind($crate::db::Ts::now())
+            .execute(&mut *$tx)
+            .await
+            .db()?;
+        }
+    };
+}
+pub(crate) use insert_events;
 
 #[async_trait::async_trait]
 impl MonitoringStore for Store {

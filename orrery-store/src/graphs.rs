@@ -19,6 +19,7 @@ use crate::db::{
     DbResult, JsonStr, JsonText, Ts, contains_pattern, corrupt, count, lock_owner, page_bounds,
     row, with_db, with_writer,
 };
+use crate::events::{checked_events, insert_events};
 use crate::limits::{self, MAX_DESCRIPTION, MAX_NAME};
 use crate::pack::{self, Stored};
 
@@ -324,8 +325,11 @@ impl GraphStore for Store {
         // The expensive part of packing, before the transaction: the new head's whole frame.
         let packed = doc.as_ref().map(|d| pack::whole(&d.json)).transpose()?;
         let now = Ts::now();
+        let events = checked_events(&update.events)?;
         if doc.is_none() {
-            return self.update_graph_fields(id, owner, &update, now).await;
+            return self
+                .update_graph_fields(id, owner, &update, &events, now)
+                .await;
         }
         let row = with_writer!(self, |db, pg| {
             use crate::db::BeginWrite as _;
@@ -593,6 +597,7 @@ impl GraphStore for Store {
                     });
                 }
             }
+            insert_events!(tx, update.author_id, id, &events);
             tx.commit().await.db()?;
             row
         });
@@ -933,6 +938,7 @@ impl Store {
         id: Uuid,
         owner: Uuid,
         update: &GraphUpdate,
+        events: &[(String, String)],
         now: Ts,
     ) -> StoreResult<GraphRecord> {
         let row = with_writer!(self, |db, pg| {
@@ -962,10 +968,25 @@ impl Store {
                 qb.push(" and head = ").push_bind(base.as_bytes().to_vec());
             }
             qb.push(concat!(" returning ", summary_columns!(), ", graph_data"));
-            qb.build_query_as::<GraphRow>()
-                .fetch_optional(db)
-                .await
-                .db()?
+            if events.is_empty() {
+                qb.build_query_as::<GraphRow>()
+                    .fetch_optional(db)
+                    .await
+                    .db()?
+            } else {
+                use crate::db::BeginWrite as _;
+                let mut tx = db.begin_write().await.db()?;
+                let row = qb
+                    .build_query_as::<GraphRow>()
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .db()?;
+                if row.is_some() {
+                    insert_events!(tx, update.author_id, id, events);
+                    tx.commit().await.db()?;
+                }
+                row
+            }
         });
         if let Some(row) = row {
             return row.try_into();

@@ -686,6 +686,10 @@ impl GraphStore for MemoryStore {
             .transpose()?;
         // The expensive part of packing, before the lock: the new head's whole frame.
         let packed = doc.as_ref().map(|d| pack::whole(&d.json)).transpose()?;
+        for event in &update.events {
+            limits::required("event kind", &event.kind, MAX_TOKEN)?;
+            limits::json("event data", &event.data.to_string(), MAX_SMALL_JSON)?;
+        }
         let mut s = self.lock();
         let (head, revision) = match s.graphs.get(&id) {
             Some(g) if g.record.owner_id == owner => (g.record.head, g.record.revision),
@@ -847,7 +851,18 @@ impl GraphStore for MemoryStore {
         if let Some(is_public) = update.is_public {
             record.is_public = is_public;
         }
-        Ok(record.clone())
+        let record = record.clone();
+        for event in update.events {
+            s.events.push(MonitoringEvent {
+                id: Uuid::now_v7(),
+                user_id: Some(update.author_id),
+                graph_id: Some(id),
+                kind: event.kind,
+                data: event.data,
+                at: changed,
+            });
+        }
+        Ok(record)
     }
 
     async fn delete_graph(&self, id: Uuid, owner: Uuid) -> StoreResult<()> {

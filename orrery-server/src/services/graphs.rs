@@ -345,6 +345,27 @@ impl Graphs {
         let new_version = document
             .as_ref()
             .is_some_and(|d| d.digest() != current.head);
+        // The audit trail is written in the update's transaction. The version is the new
+        // document's digest, or, for a change of name, description or visibility (which keeps
+        // the head), the head read above.
+        let version = document.as_ref().map_or(current.head, |d| d.digest());
+        let mut events = vec![
+            AuditEvent::GraphUpdated {
+                version: version.to_string(),
+                new_version,
+            }
+            .into_new_event(),
+        ];
+        if let Some(Some(agent)) = &agent_id
+            && current.agent_id.as_deref() != Some(agent.as_str())
+        {
+            events.push(
+                AuditEvent::AgentPublished {
+                    agent_id: agent.clone(),
+                }
+                .into_new_event(),
+            );
+        }
         let limits = actor.plan.limits();
         let saved = self
             .store
@@ -362,6 +383,7 @@ impl Graphs {
                     document,
                     max_stored_bytes: limits.stored_bytes,
                     max_versions: Some(limits.versions_per_graph),
+                    events,
                 },
             )
             .await;
@@ -389,29 +411,6 @@ impl Graphs {
         };
         if new_version {
             self.metrics.graph_versions.inc();
-        }
-        record_graph(
-            &self.store,
-            actor.id,
-            id,
-            AuditEvent::GraphUpdated {
-                version: record.head.to_string(),
-                new_version,
-            },
-        )
-        .await?;
-        if let Some(Some(agent)) = &agent_id
-            && current.agent_id.as_deref() != Some(agent.as_str())
-        {
-            record_graph(
-                &self.store,
-                actor.id,
-                id,
-                AuditEvent::AgentPublished {
-                    agent_id: agent.clone(),
-                },
-            )
-            .await?;
         }
         Ok(Saved { record, warnings })
     }

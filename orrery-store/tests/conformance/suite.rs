@@ -49,6 +49,7 @@ conformance! {
         agents_are_found_by_id_when_readable,
         deleting_a_graph_deletes_its_versions,
         concurrent_creates_stop_at_the_graph_quota,
+        events_are_recorded_with_the_update_and_never_without_it,
     ],
     storage: [
         repeated_large_versions_are_stored_compactly,

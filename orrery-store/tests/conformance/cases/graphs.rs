@@ -1033,3 +1033,87 @@ pub async fn concurrent_creates_stop_at_the_graph_quota(db: &TestDb) {
         Err(StoreError::NotFound(Entity::User))
     ));
 }
+
+pub async fn events_are_recorded_with_the_update_and_never_without_it(db: &TestDb) {
+    use orrery_core::store::{EventFilter, NewEvent};
+    let store = &db.store;
+    let ada = user(store, "ada").await;
+    let v1 = graph(store, ada.id, "flow", false).await;
+    let event = |kind: &str| NewEvent {
+        kind: kind.to_owned(),
+        data: serde_json::json!({"n": 1}),
+    };
+    let events = || async {
+        store
+            .list_events(&EventFilter {
+                graph_id: Some(v1.id),
+                ..EventFilter::default()
+            })
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|e| (e.kind, e.user_id))
+            .collect::<Vec<_>>()
+    };
+    // A rename (one statement) and a new version (a transaction) each bring their events.
+    store
+        .update_graph(
+            v1.id,
+            ada.id,
+            GraphUpdate {
+                author_id: ada.id,
+                name: Some("renamed".to_owned()),
+                events: vec![event("graph.updated"), event("agent.published")],
+                ..GraphUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    let v2 = store
+        .update_graph(
+            v1.id,
+            ada.id,
+            GraphUpdate {
+                events: vec![event("graph.saved")],
+                ..update(ada.id, v1.head, doc("two", 0.0))
+            },
+        )
+        .await
+        .unwrap();
+    let mut kinds = events().await;
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ("agent.published".to_owned(), Some(ada.id)),
+            ("graph.saved".to_owned(), Some(ada.id)),
+            ("graph.updated".to_owned(), Some(ada.id)),
+        ]
+    );
+    // Refused updates leave no event: a stale revision, a stale base, a bad event.
+    for refused in [
+        GraphUpdate {
+            author_id: ada.id,
+            revision: Some(v1.revision),
+            name: Some("x".to_owned()),
+            events: vec![event("graph.updated")],
+            ..GraphUpdate::default()
+        },
+        GraphUpdate {
+            events: vec![event("graph.updated")],
+            ..update(ada.id, v1.head, doc("three", 0.0))
+        },
+        GraphUpdate {
+            author_id: ada.id,
+            name: Some("y".to_owned()),
+            events: vec![event("")],
+            ..GraphUpdate::default()
+        },
+    ] {
+        assert!(store.update_graph(v1.id, ada.id, refused).await.is_err());
+    }
+    assert_eq!(events().await.len(), 3);
+    let now = store.graph(v1.id, Some(ada.id)).await.unwrap();
+    assert_eq!((now.name.as_str(), now.head), ("renamed", v2.head));
+}
