@@ -46,6 +46,10 @@ row! {
     }
 }
 
+/// Records in one insert of [`UsageStore::record_usages`] (7 parameters each, well under
+/// SQLite's 32,766 and PostgreSQL's 65,535).
+const USAGE_ROWS_PER_STATEMENT: usize = 500;
+
 row! {
     struct RolledRow {
         day: i64,
@@ -99,28 +103,34 @@ impl UsageStore for Store {
             limits::required("endpoint", &record.endpoint, MAX_ENDPOINT)?;
             limits::required("method", &record.method, MAX_TOKEN)?;
         }
-        // One transaction for the batch: one write lock and one commit instead of one each.
+        // One statement per chunk of rows and one commit for the batch: the writer is held
+        // for one round trip a chunk, not one a record. A record of an account that is gone, or
+        // booked on another account's key, is skipped by the `where`. `VALUES` columns are
+        // `column1…` on both backends.
         let written = with_writer!(self, |db, pg| {
             let mut tx = db.begin_write().await.db()?;
             let mut written = 0;
-            for record in records {
-                written += sqlx::query(
+            for chunk in records.chunks(USAGE_ROWS_PER_STATEMENT) {
+                let mut qb = sqlx::QueryBuilder::new(
                     "insert into api_key_usage (user_id, api_key_id, endpoint, method, status, \
-                     at, duration_ms) select $1, $2, $3, $4, $5, $6, $7 where exists (select 1 \
-                     from users where id = $1) and ($2 is null or exists (select 1 from \
-                     api_keys where id = $2 and user_id = $1))",
-                )
-                .bind(record.user_id)
-                .bind(record.api_key_id)
-                .bind(&record.endpoint)
-                .bind(&record.method)
-                .bind(i32::from(record.status))
-                .bind(Ts::new(record.at))
-                .bind(i64::from(record.duration_ms))
-                .execute(&mut *tx)
-                .await
-                .db()?
-                .rows_affected();
+                     at, duration_ms) select v.column1, v.column2, v.column3, v.column4, \
+                     v.column5, v.column6, v.column7 from (",
+                );
+                qb.push_values(chunk, |mut row, record| {
+                    row.push_bind(record.user_id)
+                        .push_bind(record.api_key_id)
+                        .push_bind(&record.endpoint)
+                        .push_bind(&record.method)
+                        .push_bind(i32::from(record.status))
+                        .push_bind(Ts::new(record.at))
+                        .push_bind(i64::from(record.duration_ms));
+                });
+                qb.push(
+                    ") as v where exists (select 1 from users u where u.id = v.column1) and \
+                     (v.column2 is null or exists (select 1 from api_keys k where \
+                     k.id = v.column2 and k.user_id = v.column1))",
+                );
+                written += qb.build().execute(&mut *tx).await.db()?.rows_affected();
             }
             tx.commit().await.db()?;
             written
