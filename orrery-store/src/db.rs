@@ -28,6 +28,57 @@ pub(crate) struct SqlitePools {
     pub(crate) write: SqlitePool,
 }
 
+/// Checkpoints an SQLite database's WAL in the background, every [`Checkpointer::EVERY`], on a
+/// reader connection: a passive checkpoint copies committed pages into the database file
+/// beside running readers and writers, and the next writer restarts the WAL once everything is
+/// copied. Connections are opened with `wal_autocheckpoint = 0`, so no commit pays for a
+/// checkpoint; the last connection to close checkpoints once more and removes the WAL. The task
+/// ends when the last clone of the store is dropped, or the pool closes.
+#[derive(Debug)]
+pub(crate) struct Checkpointer(tokio::task::JoinHandle<()>);
+
+impl Checkpointer {
+    const EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+    pub(crate) fn start(pool: SqlitePool) -> Checkpointer {
+        Checkpointer(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Self::EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if pool.is_closed() {
+                    return;
+                }
+                // (busy, pages in the WAL, pages copied); busy is normal under load.
+                match sqlx::query_as::<_, (i64, i64, i64)>("pragma wal_checkpoint(passive)")
+                    .fetch_one(&pool)
+                    .await
+                {
+                    Ok((_, log, copied)) if log > 100_000 => {
+                        tracing::warn!(
+                            log,
+                            copied,
+                            "the SQLite WAL is large: long-running reads keep the checkpoint from finishing"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(e) if pool.is_closed() => {
+                        tracing::debug!(error = %e, "checkpointer stopping");
+                        return;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "checkpointing the SQLite WAL failed"),
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Runs `$body` with `$db` bound to the pool of the store's backend and `$pg` to whether it
 /// is PostgreSQL. The body is compiled once per backend, so it is plain monomorphic sqlx code
 /// (no generic bounds); SQL that differs between the dialects picks its text with `$pg`.

@@ -36,6 +36,7 @@ mod usage;
 mod users;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -105,6 +106,8 @@ impl Backend {
 pub struct Store {
     pool: Pool,
     options: StoreOptions,
+    /// SQLite files: the task that checkpoints the WAL, stopped when the last clone goes.
+    _checkpointer: Option<Arc<db::Checkpointer>>,
 }
 
 impl Store {
@@ -148,7 +151,12 @@ impl Store {
                     write: pool,
                 }
             } else {
-                let connect = connect.journal_mode(SqliteJournalMode::Wal);
+                // Checkpoints run in the background (`db::Checkpointer`), not inside whichever
+                // commit crosses the WAL's size threshold: that commit's request stalled for
+                // the copy and its fsync (the write tail in BENCHMARKS.md).
+                let connect = connect
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .pragma("wal_autocheckpoint", "0");
                 // The writer first: it creates the file and switches it to WAL before readers
                 // open it.
                 let write = SqlitePoolOptions::new()
@@ -165,9 +173,12 @@ impl Store {
                     .map_err(map_err)?;
                 db::SqlitePools { read, write }
             };
+            let checkpointer =
+                (!in_memory).then(|| Arc::new(db::Checkpointer::start(pools.read.clone())));
             Store {
                 pool: Pool::Sqlite(pools),
                 options,
+                _checkpointer: checkpointer,
             }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             tracing::Span::current().record("backend", "postgres");
@@ -182,6 +193,7 @@ impl Store {
             Store {
                 pool: Pool::Postgres(pool),
                 options,
+                _checkpointer: None,
             }
         } else {
             return Err(StoreError::Invalid(
@@ -467,6 +479,51 @@ fn migrator(embedded: &'static [Embedded]) -> Migrator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Commits leave their pages in the WAL (no commit checkpoints); the background
+    /// checkpointer copies them into the database file within a second.
+    #[tokio::test]
+    async fn the_wal_is_checkpointed_in_the_background_not_by_commits() {
+        use orrery_core::store::{NewUser, Role, UserStore};
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("orrery.db");
+        let store = Store::connect(
+            &format!("sqlite://{}?mode=rwc", file.display()),
+            StoreOptions::default(),
+        )
+        .await
+        .unwrap();
+        // Let the first checkpoint (at start) pass, then write.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let size = || std::fs::metadata(&file).unwrap().len();
+        let before = size();
+        for n in 0..600 {
+            store
+                .create_user(NewUser {
+                    email: format!("user{n}@example.com"),
+                    name: "x".repeat(100),
+                    password_hash: None,
+                    google_sub: Some(format!("g{n}")),
+                    role: Role::User,
+                    plan: orrery_core::Plan::Free,
+                    trial_ends_at: None,
+                })
+                .await
+                .unwrap();
+        }
+        let wal = dir.path().join("orrery.db-wal");
+        assert!(std::fs::metadata(&wal).unwrap().len() > 100_000);
+        let mut copied = false;
+        for _ in 0..30 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if size() > before + 100_000 {
+                copied = true;
+                break;
+            }
+        }
+        assert!(copied, "the database file stayed at {} bytes", size());
+        store.close().await;
+    }
 
     /// Every file in `migrations/<backend>` is embedded, in order, under its own number.
     #[test]
