@@ -85,19 +85,7 @@ impl Drop for Checkpointer {
 /// On SQLite `$db` is the readers' pool: bodies that write use [`with_writer!`].
 macro_rules! with_db {
     ($store:expr, |$db:ident, $pg:ident| $body:expr) => {
-        match &$store.pool {
-            $crate::db::Pool::Sqlite(pools) => {
-                let $db = &pools.read;
-                #[allow(unused_variables)]
-                let $pg = false;
-                $body
-            }
-            $crate::db::Pool::Postgres($db) => {
-                #[allow(unused_variables)]
-                let $pg = true;
-                $body
-            }
-        }
+        $crate::db::on_pool!($store, read, |$db, $pg| $body)
     };
 }
 
@@ -106,9 +94,16 @@ macro_rules! with_db {
 /// serialises it), only slower.
 macro_rules! with_writer {
     ($store:expr, |$db:ident, $pg:ident| $body:expr) => {
+        $crate::db::on_pool!($store, write, |$db, $pg| $body)
+    };
+}
+
+/// The body of [`with_db!`] and [`with_writer!`]: `$side` names the SQLite pool.
+macro_rules! on_pool {
+    ($store:expr, $side:ident, |$db:ident, $pg:ident| $body:expr) => {
         match &$store.pool {
             $crate::db::Pool::Sqlite(pools) => {
-                let $db = &pools.write;
+                let $db = &pools.$side;
                 #[allow(unused_variables)]
                 let $pg = false;
                 $body
@@ -121,6 +116,7 @@ macro_rules! with_writer {
         }
     };
 }
+pub(crate) use on_pool;
 pub(crate) use with_db;
 pub(crate) use with_writer;
 

@@ -173,6 +173,25 @@ macro_rules! insert_refs {
     };
 }
 
+/// Appends `, name = …` and the like for each field `$update` (a [`GraphUpdate`]) changes other
+/// than the document, to the `update graphs set` being built in `$qb`.
+macro_rules! push_field_sets {
+    ($qb:ident, $update:expr) => {
+        if let Some(name) = &$update.name {
+            $qb.push(", name = ").push_bind(name);
+        }
+        if let Some(description) = &$update.description {
+            $qb.push(", description = ").push_bind(description);
+        }
+        if let Some(agent_id) = &$update.agent_id {
+            $qb.push(", agent_id = ").push_bind(agent_id);
+        }
+        if let Some(is_public) = $update.is_public {
+            $qb.push(", is_public = ").push_bind(is_public);
+        }
+    };
+}
+
 #[async_trait::async_trait]
 impl GraphStore for Store {
     #[tracing::instrument(skip_all, fields(owner_id = %graph.owner_id, graph_id))]
@@ -537,18 +556,7 @@ impl GraphStore for Store {
                 .map_or(current.document_bytes, |d| len_i64(d.json.len()));
             let mut qb = sqlx::QueryBuilder::new("update graphs set updated_at = ");
             qb.push_bind(now).push(", revision = revision + 1");
-            if let Some(name) = &update.name {
-                qb.push(", name = ").push_bind(name);
-            }
-            if let Some(description) = &update.description {
-                qb.push(", description = ").push_bind(description);
-            }
-            if let Some(agent_id) = &update.agent_id {
-                qb.push(", agent_id = ").push_bind(agent_id);
-            }
-            if let Some(is_public) = update.is_public {
-                qb.push(", is_public = ").push_bind(is_public);
-            }
+            push_field_sets!(qb, update);
             if let Some(doc) = &doc {
                 // A document with the head's digest differs only in positions or ui data: it
                 // replaces the head document but is not a new version.
@@ -944,18 +952,7 @@ impl Store {
         let row = with_writer!(self, |db, pg| {
             let mut qb = sqlx::QueryBuilder::new("update graphs set updated_at = ");
             qb.push_bind(now).push(", revision = revision + 1");
-            if let Some(name) = &update.name {
-                qb.push(", name = ").push_bind(name);
-            }
-            if let Some(description) = &update.description {
-                qb.push(", description = ").push_bind(description);
-            }
-            if let Some(agent_id) = &update.agent_id {
-                qb.push(", agent_id = ").push_bind(agent_id);
-            }
-            if let Some(is_public) = update.is_public {
-                qb.push(", is_public = ").push_bind(is_public);
-            }
+            push_field_sets!(qb, update);
             qb.push(" where id = ")
                 .push_bind(id)
                 .push(" and owner_id = ")
