@@ -636,6 +636,12 @@ pub trait GraphStore: Send + Sync {
     async fn create_graph(&self, graph: NewGraph) -> StoreResult<GraphRecord>;
     /// A graph that `viewer` may read (their own, or public).
     async fn graph(&self, id: Uuid, viewer: Option<Uuid>) -> StoreResult<GraphRecord>;
+    /// What [`GraphStore::graph`] says about the graph, without its document: for changes
+    /// that do not need it (a rename), so they neither read nor parse the document. The
+    /// default reads the whole record.
+    async fn graph_summary(&self, id: Uuid, viewer: Option<Uuid>) -> StoreResult<GraphSummary> {
+        Ok(self.graph(id, viewer).await?.summary())
+    }
     /// Changes `owner`'s graph; a new document is written as a new version in the same
     /// transaction as the head update (and the pruning of versions beyond
     /// `update.max_versions`). A [`Constraint::GraphVersion`] conflict when `update.base` is not

@@ -319,6 +319,24 @@ impl GraphStore for Store {
         row.ok_or(StoreError::NotFound(Entity::Graph))?.try_into()
     }
 
+    #[tracing::instrument(skip_all, fields(graph_id = %id))]
+    async fn graph_summary(&self, id: Uuid, viewer: Option<Uuid>) -> StoreResult<GraphSummary> {
+        let sql = concat!(
+            "select ",
+            summary_columns!(),
+            " from graphs where id = $1 and (is_public or owner_id = $2)"
+        );
+        let row = with_db!(self, |db, pg| {
+            sqlx::query_as::<_, SummaryRow>(sql)
+                .bind(id)
+                .bind(viewer)
+                .fetch_optional(db)
+                .await
+                .db()?
+        });
+        GraphSummary::try_from(&row.ok_or(StoreError::NotFound(Entity::Graph))?)
+    }
+
     #[tracing::instrument(skip_all, fields(graph_id = %id, owner_id = %owner))]
     async fn update_graph(
         &self,

@@ -664,6 +664,14 @@ impl GraphStore for MemoryStore {
         Ok(graph.record.clone())
     }
 
+    async fn graph_summary(&self, id: Uuid, viewer: Option<Uuid>) -> StoreResult<GraphSummary> {
+        let s = self.lock();
+        let graph = s
+            .readable(id, viewer)
+            .ok_or(StoreError::NotFound(Entity::Graph))?;
+        Ok(graph.record.summary())
+    }
+
     async fn update_graph(
         &self,
         id: Uuid,

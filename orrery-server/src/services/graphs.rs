@@ -271,7 +271,15 @@ impl Graphs {
         input: UpdateInput<'_>,
         precondition: Precondition,
     ) -> Result<Saved, GraphError> {
-        let current = self.store.graph(id, Some(actor.id)).await?;
+        // A change of name, description or visibility neither reads nor parses the document.
+        let needs_document =
+            input.document.is_some() || input.agent_id.is_some() || input.is_custom_agent.is_some();
+        let (current, current_document) = if needs_document {
+            let record = self.store.graph(id, Some(actor.id)).await?;
+            (record.summary(), Some(record.document))
+        } else {
+            (self.store.graph_summary(id, Some(actor.id)).await?, None)
+        };
         if current.owner_id != actor.id {
             return Err(ApiError::NotFound("graph").into());
         }
@@ -312,8 +320,10 @@ impl Graphs {
             .map(|raw| parse_graph(raw, actor.plan, self.max_document_bytes))
             .transpose()?;
         let published = agent_id.clone().unwrap_or_else(|| current.agent_id.clone());
-        let warnings = if document.is_some() || agent_id.is_some() {
-            let effective = document.as_ref().unwrap_or(&current.document);
+        let effective = document.as_ref().or(current_document.as_ref());
+        let warnings = if let Some(effective) = effective
+            && (document.is_some() || agent_id.is_some())
+        {
             let diagnostics = graphs::validate(
                 &*self.store,
                 Some(actor.id),
@@ -326,12 +336,12 @@ impl Graphs {
         } else {
             None
         };
-        if let (Some(agent), Some(new)) = (&current.agent_id, &document)
+        if let (Some(agent), Some(new), Some(old)) =
+            (&current.agent_id, &document, &current_document)
             && published.as_deref() == Some(agent.as_str())
             && !input.force
         {
-            let check =
-                check_callers(&*self.store, actor.id, agent, &current.document, new).await?;
+            let check = check_callers(&*self.store, actor.id, agent, old, new).await?;
             if check.blocks() {
                 return Err(ApiError::BreakingChange {
                     agent: agent.clone(),
@@ -390,7 +400,7 @@ impl Graphs {
         let record = match saved {
             Ok(record) => record,
             Err(StoreError::Conflict(Constraint::GraphVersion | Constraint::GraphRevision)) => {
-                let now = self.store.graph(id, Some(actor.id)).await?;
+                let now = self.store.graph_summary(id, Some(actor.id)).await?;
                 return Err(match precondition {
                     Precondition::IfMatch { .. } => GraphError::PreconditionFailed {
                         current: now.head,

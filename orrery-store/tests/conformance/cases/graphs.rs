@@ -136,6 +136,10 @@ pub async fn versions_are_immutable_and_chained(db: &TestDb) {
     assert!(renamed.is_public);
     assert_eq!(renamed.document, v3.document);
     assert_eq!(store.graph(v1.id, None).await.unwrap(), renamed);
+    assert_eq!(
+        store.graph_summary(v1.id, None).await.unwrap(),
+        renamed.summary()
+    );
     let cleared = store
         .update_graph(
             v1.id,
@@ -645,6 +649,10 @@ pub async fn bad_graph_input_is_a_typed_error(db: &TestDb) {
     let nothing = Uuid::now_v7();
     assert!(matches!(
         store.graph(nothing, Some(ada.id)).await,
+        Err(StoreError::NotFound(Entity::Graph))
+    ));
+    assert!(matches!(
+        store.graph_summary(nothing, Some(ada.id)).await,
         Err(StoreError::NotFound(Entity::Graph))
     ));
     assert!(matches!(

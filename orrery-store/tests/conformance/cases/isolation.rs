@@ -25,6 +25,20 @@ pub async fn private_graphs_of_others_are_not_found(db: &TestDb) {
         store.graph(secret.id, None).await,
         Err(StoreError::NotFound(Entity::Graph))
     ));
+    for viewer in [Some(bob.id), None] {
+        assert!(matches!(
+            store.graph_summary(secret.id, viewer).await,
+            Err(StoreError::NotFound(Entity::Graph))
+        ));
+    }
+    assert_eq!(
+        store.graph_summary(secret.id, Some(ada.id)).await.unwrap(),
+        secret.summary()
+    );
+    assert_eq!(
+        store.graph_summary(shared.id, Some(bob.id)).await.unwrap(),
+        shared.summary()
+    );
     assert!(matches!(
         store
             .versions(secret.id, Some(bob.id), Page::default())
