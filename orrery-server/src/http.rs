@@ -205,20 +205,15 @@ pub fn app(state: AppState) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))
-                .layer(axum::middleware::from_fn_with_state(state.clone(), client_ip))
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
                     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    let client = req.extensions().get::<ClientIp>().map(|c| c.0.to_string()).unwrap_or_default();
-                    tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id, client_ip = %client)
+                    // Filled in by `client_ip_and_time_limit`, inside this span.
+                    tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id, client_ip = tracing::field::Empty)
                 }))
                 .layer(PropagateRequestIdLayer::new(x_request_id))
                 .layer(CatchPanicLayer::custom(|_| {
                     ApiError::internal(anyhow::anyhow!("a handler panicked")).into_response()
                 }))
-                .layer(axum::middleware::from_fn_with_state(
-                    settings.request_timeout_secs,
-                    time_limit,
-                ))
                 .layer(cors)
                 .layer(CompressionLayer::new())
                 // Enforced by the body extractors, so an oversized body is a 413 problem too.
@@ -237,25 +232,31 @@ pub fn app(state: AppState) -> Router {
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::STRICT_TRANSPORT_SECURITY,
                     move |_: &Response| hsts.clone(),
-                )),
+                ))
+                // A middleware written as a function clones the service inside it on every
+                // request: innermost, that is only the router (an `Arc`), not the stack above.
+                .layer(axum::middleware::from_fn_with_state(state.clone(), client_ip_and_time_limit)),
         )
         .with_state(state)
 }
 
 /// Resolves the client's address once (behind trusted proxies, the one they forwarded), for
-/// the log span, rate limits and anything else that asks for [`ClientIp`].
-async fn client_ip(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// the log span, rate limits and anything else that asks for [`ClientIp`]; then answers a
+/// request that takes longer than `request_timeout_secs` with a 503 problem (and drops its
+/// handler).
+async fn client_ip_and_time_limit(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let peer = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0);
     let client = ClientIp::resolve(&state.settings, peer, req.headers());
+    tracing::Span::current().record("client_ip", tracing::field::display(client.0));
     req.extensions_mut().insert(client);
-    next.run(req).await
-}
-
-/// Answers a request that takes longer than `secs` with a 503 problem (and drops its handler).
-async fn time_limit(State(secs): State<u64>, req: Request, next: Next) -> Response {
+    let secs = state.settings.request_timeout_secs;
     match tokio::time::timeout(Duration::from_secs(secs), next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::TimedOut(secs).into_response(),
