@@ -6,6 +6,7 @@
 //! order. Each agent version is checked once however often it is used; its diagnostics carry the
 //! nesting path of its first use.
 
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -71,6 +72,7 @@ pub fn validate_with(
         stack: Vec::new(),
         done: FxHashMap::default(),
         resolved: FxHashMap::default(),
+        accepts: accept_table(),
     };
     if let Some(id) = &options.agent_id {
         v.stack.push((id.clone(), graph.digest()));
@@ -131,14 +133,48 @@ struct Validator<'a> {
     /// Agents already checked, with their interface and nesting height.
     done: FxHashMap<AgentKey, (Arc<Interface>, usize)>,
     resolved: FxHashMap<AgentRef, Resolution>,
+    /// `accepts[to][from]`: whether an edge from a port of type `from` into one of type `to`
+    /// is fine, for the types as [`Ty`] (an unknown type is reported at its port, never at an
+    /// edge).
+    accepts: [[bool; TYS]; TYS],
 }
 
-/// What one graph level knows about its nodes after the node pass.
+/// What one graph level knows about its nodes after the node pass, laid out flat so that the
+/// edge pass never touches a node's strings: ids are found through [`Ids`], and each node's
+/// ports are slices of the flat port tables, found by their packed names.
 struct Level<'g> {
-    index: FxHashMap<&'g str, u32>,
-    /// Offset of each node's first input in `incoming`.
-    input_offset: Vec<u32>,
+    ids: Ids<'g>,
+    /// What each node is, as far as the graph checks care.
+    roles: Vec<Role>,
+    inputs: Ports,
+    outputs: Ports,
+    /// Whether each input port (a slot of `inputs`) must have an edge.
+    required: Vec<bool>,
+    /// Whether each input port may take several edges.
+    multiple: Vec<bool>,
+    /// Edges arriving at each input port.
     incoming: Vec<u32>,
+}
+
+/// The ports of every node on one side, in node order: node `a`'s are the slots
+/// `offset[a]..offset[a + 1]`.
+struct Ports {
+    offset: Vec<u32>,
+    names: Vec<Key>,
+    types: Vec<Ty>,
+}
+
+/// A node's kind, as far as the graph checks care.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Input,
+    Output,
+    Subgraph,
+    Loop,
+    Note,
+    Relay,
+    Unknown,
+    Other,
 }
 
 impl Validator<'_> {
@@ -163,9 +199,9 @@ impl Validator<'_> {
         let edges = self.check_edges(graph, path, &mut level);
         self.check_inputs(graph, path, &level);
         let adjacency = Adjacency::new(graph.nodes.len(), &edges);
-        self.check_cycles(graph, path, &adjacency);
-        self.check_reachability(graph, path, &adjacency);
-        self.check_agents(graph, path)
+        self.check_cycles(graph, path, &level.roles, &adjacency);
+        self.check_reachability(graph, path, &level.roles, &adjacency);
+        self.check_agents(graph, path, &level.roles)
     }
 
     fn check_size(&mut self, graph: &Graph, path: &[Step]) {
@@ -247,16 +283,45 @@ impl Validator<'_> {
         path: &[Step],
         groups: &FxHashSet<&str>,
     ) -> Level<'g> {
-        let mut index = FxHashMap::with_capacity_and_hasher(graph.nodes.len(), Default::default());
-        let mut input_offset = Vec::with_capacity(graph.nodes.len() + 1);
-        let mut total_inputs = 0u32;
-        for (i, node) in graph.nodes.iter().enumerate() {
-            input_offset.push(total_inputs);
-            total_inputs = total_inputs.saturating_add(node.inputs.len() as u32);
+        let n = graph.nodes.len();
+        // First only gather what the checks need, with loads alone in the loop, so that the
+        // cache misses of the strings of many nodes are under way at once.
+        let mut id_keys = Vec::with_capacity(n);
+        let mut has_agent = Vec::with_capacity(n);
+        let mut roles = Vec::with_capacity(n);
+        let mut inputs = Ports::with_capacity(n);
+        let mut outputs = Ports::with_capacity(n);
+        let mut required = Vec::with_capacity(n);
+        let mut multiple = Vec::with_capacity(n);
+        for node in &graph.nodes {
+            id_keys.push(Key::of(&node.id));
+            roles.push(Role::of(&node.kind));
+            has_agent.push(node.agent.is_some());
+            inputs.push_node(node.inputs.iter().map(|p| (&p.name, &p.ty)));
+            outputs.push_node(node.outputs.iter().map(|p| (&p.name, &p.ty)));
+            required.extend(node.inputs.iter().map(|p| p.required));
+            multiple.extend(node.inputs.iter().map(|p| p.multiple));
+        }
+        let mut level = Level {
+            ids: Ids::new(id_keys),
+            roles,
+            incoming: vec![0; inputs.names.len()],
+            inputs,
+            outputs,
+            required,
+            multiple,
+        };
+        for (i, &agent) in has_agent.iter().enumerate() {
+            // Keep the first node under this id, so edges resolve to it.
+            let first = level.ids.insert(i as u32, || &graph.nodes[i].id);
+            let key = level.ids.keys[i];
+            if first.is_none() && self.is_clean(graph, &level, i, key, agent) {
+                continue;
+            }
+            // Something may be wrong: check the node again on its strings, with the messages.
+            let node = &graph.nodes[i];
             self.check_node_id(node, path, groups);
-            if let Some(first) = index.insert(node.id.as_str(), i as u32) {
-                // Keep the first node under this id, so edges resolve to it.
-                index.insert(node.id.as_str(), first);
+            if let Some(first) = first {
                 self.emit(
                     path,
                     Code::DuplicateNodeId,
@@ -280,16 +345,62 @@ impl Validator<'_> {
             self.check_ports(node, path);
             self.check_shape(node, path);
         }
-        input_offset.push(total_inputs);
-        Level {
-            index,
-            input_offset,
-            incoming: vec![0; total_inputs as usize],
+        level
+    }
+
+    /// Whether node `i` surely has nothing for [`check_node_id`](Self::check_node_id),
+    /// [`check_ports`](Self::check_ports) and [`check_shape`](Self::check_shape) to report,
+    /// judged from the gathered keys, roles and types; `false` sends it to those checks.
+    fn is_clean(&self, graph: &Graph, level: &Level<'_>, i: usize, id: Key, agent: bool) -> bool {
+        let role = level.roles[i];
+        let inputs = level.inputs.range(i);
+        let outputs = level.outputs.range(i);
+        let (ins, outs) = (inputs.len(), outputs.len());
+        if !id.is_name() || role == Role::Unknown || ins + outs > self.limits.max_ports {
+            return false;
         }
+        for (ports, range) in [(&level.inputs, inputs), (&level.outputs, outputs)] {
+            let (names, types) = (&ports.names[range.clone()], &ports.types[range]);
+            // At most max_ports names, as in check_ports.
+            for (j, name) in names.iter().enumerate() {
+                if !name.is_name() || names[..j].contains(name) {
+                    return false;
+                }
+            }
+            if types.contains(&Ty::UNKNOWN) {
+                return false;
+            }
+        }
+        let shape = match role {
+            Role::Input => ins == 0 && outs == 1,
+            Role::Output => ins == 1 && outs == 0,
+            Role::Note => ins == 0 && outs == 0,
+            Role::Relay => {
+                ins == 1 && outs == 1 && {
+                    let from = level.inputs.types[level.inputs.offset[i] as usize];
+                    let to = level.outputs.types[level.outputs.offset[i] as usize];
+                    self.accepts[to.0 as usize][from.0 as usize]
+                }
+            }
+            _ => true,
+        };
+        shape
+            && match (role, agent) {
+                (Role::Subgraph, true) => graph.nodes[i]
+                    .agent
+                    .as_ref()
+                    .is_some_and(|a| check_name(&a.id).is_ok()),
+                (Role::Subgraph, false) | (_, true) => false,
+                _ => true,
+            }
     }
 
     fn check_node_id(&mut self, node: &Node, path: &[Step], groups: &FxHashSet<&str>) {
         let id = node.id.as_str();
+        // Nearly every id is a plain name; only the others need to be told apart.
+        if check_name(id).is_ok() {
+            return;
+        }
         let checked = if id.contains('/') {
             check_path(id)
         } else {
@@ -472,6 +583,9 @@ impl Validator<'_> {
 
     /// Resolves every edge it can and reports the rest; returns the node pairs of the edges
     /// whose nodes exist.
+    ///
+    /// The pass over the edges only resolves them, to integers; the few edges with a problem are
+    /// resolved again afterwards, in document order, to report it.
     fn check_edges(
         &mut self,
         graph: &Graph,
@@ -479,77 +593,135 @@ impl Validator<'_> {
         level: &mut Level<'_>,
     ) -> Vec<(u32, u32)> {
         let mut pairs = Vec::with_capacity(graph.edges.len());
-        // Resolved edges as (source node, output, target node, input), packed.
-        let mut seen: FxHashSet<u128> =
-            FxHashSet::with_capacity_and_hasher(graph.edges.len(), Default::default());
+        // The output and input port of each edge whose ports both exist.
+        let mut ports = vec![(NONE, NONE); graph.edges.len()];
+        let mut problems = Vec::new();
         for (i, edge) in graph.edges.iter().enumerate() {
             let (Some(from), Some(to)) = (edge.from.parts(), edge.to.parts()) else {
-                for endpoint in [&edge.from, &edge.to] {
-                    if endpoint.parts().is_none() {
-                        self.emit(
-                            path,
-                            Code::InvalidEndpoint,
-                            Location::edge(i),
-                            format!("edge endpoint `{endpoint}` is not of the form `node.port`"),
-                            "write endpoints as the node id, a dot and the port name: `classify.text`",
-                        );
-                    }
-                }
+                problems.push(i as u32);
                 continue;
             };
-            let src = self.lookup_node(level, from.0, i, path);
-            let dst = self.lookup_node(level, to.0, i, path);
-            let (Some(src), Some(dst)) = (src, dst) else {
+            let (Some(src), Some(dst)) = (level.ids.get(from.0), level.ids.get(to.0)) else {
+                problems.push(i as u32);
                 continue;
             };
             pairs.push((src, dst));
-            let (src_node, dst_node) = (&graph.nodes[src as usize], &graph.nodes[dst as usize]);
-            let out_slot = src_node.outputs.iter().position(|p| p.name == from.1);
-            let out_port = out_slot.map(|slot| &src_node.outputs[slot]);
-            let in_slot = dst_node.inputs.iter().position(|p| p.name == to.1);
-            if out_port.is_none() {
-                self.unknown_port(src_node, from.1, Direction::Output, i, path);
-            }
-            if in_slot.is_none() {
-                self.unknown_port(dst_node, to.1, Direction::Input, i, path);
-            }
-            let (Some(out_port), Some(slot)) = (out_port, in_slot) else {
+            let out = level.outputs.find(src, from.1, graph, Direction::Output);
+            let input = level.inputs.find(dst, to.1, graph, Direction::Input);
+            let (Some(out), Some(input)) = (out, input) else {
+                problems.push(i as u32);
                 continue;
             };
-            let in_port = &dst_node.inputs[slot];
-            let key = (u128::from(src) << 96)
-                | ((out_slot.unwrap_or(0) as u128) << 64)
-                | (u128::from(dst) << 32)
-                | slot as u128;
-            if !seen.insert(key) {
-                self.emit(
-                    path,
-                    Code::DuplicateEdge,
-                    Location::edge(i),
-                    format!("edge {} -> {} appears more than once", edge.from, edge.to),
-                    "remove the repeated edge",
-                );
-            }
-            level.incoming[level.input_offset[dst as usize] as usize + slot] += 1;
-            let known = out_port.ty.is_known() && in_port.ty.is_known();
-            if known && !in_port.ty.accepts(&out_port.ty) {
-                self.emit(
-                    path,
-                    Code::IncompatibleTypes,
-                    Location::edge(i),
-                    format!(
-                        "`{}` ({}) cannot feed `{}` ({})",
-                        edge.from, out_port.ty, edge.to, in_port.ty
-                    ),
-                    format!(
-                        "{} accepts {}; convert the value in a step between, or change a port type",
-                        in_port.ty,
-                        accepted_types(&in_port.ty)
-                    ),
-                );
+            ports[i] = (out, input);
+            level.incoming[input as usize] += 1;
+            let (from_ty, to_ty) = (
+                level.outputs.types[out as usize],
+                level.inputs.types[input as usize],
+            );
+            if !self.accepts[to_ty.0 as usize][from_ty.0 as usize] {
+                problems.push(i as u32);
             }
         }
+        let duplicates = duplicate_edges(&ports, &level.incoming);
+        // Both lists are ascending; an edge in both is reported once.
+        let (mut p, mut d) = (problems.iter().peekable(), duplicates.iter().peekable());
+        loop {
+            let (i, duplicate) = match (p.peek(), d.peek()) {
+                (None, None) => break,
+                (Some(&&a), Some(&&b)) if a == b => {
+                    p.next();
+                    d.next();
+                    (a, true)
+                }
+                (Some(&&a), Some(&&b)) if a < b => {
+                    p.next();
+                    (a, false)
+                }
+                (Some(&&a), None) => {
+                    p.next();
+                    (a, false)
+                }
+                (_, Some(&&b)) => {
+                    d.next();
+                    (b, true)
+                }
+            };
+            self.report_edge(graph, path, level, i as usize, duplicate);
+        }
         pairs
+    }
+
+    /// Reports what is wrong with edge `i`, in the order a reader would find it: endpoints,
+    /// nodes, ports, repetition, types.
+    fn report_edge(
+        &mut self,
+        graph: &Graph,
+        path: &[Step],
+        level: &Level<'_>,
+        i: usize,
+        duplicate: bool,
+    ) {
+        let edge = &graph.edges[i];
+        let (Some(from), Some(to)) = (edge.from.parts(), edge.to.parts()) else {
+            for endpoint in [&edge.from, &edge.to] {
+                if endpoint.parts().is_none() {
+                    self.emit(
+                        path,
+                        Code::InvalidEndpoint,
+                        Location::edge(i),
+                        format!("edge endpoint `{endpoint}` is not of the form `node.port`"),
+                        "write endpoints as the node id, a dot and the port name: `classify.text`",
+                    );
+                }
+            }
+            return;
+        };
+        let src = self.lookup_node(level, from.0, i, path);
+        let dst = self.lookup_node(level, to.0, i, path);
+        let (Some(src), Some(dst)) = (src, dst) else {
+            return;
+        };
+        let (src_node, dst_node) = (&graph.nodes[src as usize], &graph.nodes[dst as usize]);
+        let out = level.outputs.find(src, from.1, graph, Direction::Output);
+        let input = level.inputs.find(dst, to.1, graph, Direction::Input);
+        if out.is_none() {
+            self.unknown_port(src_node, from.1, Direction::Output, i, path);
+        }
+        if input.is_none() {
+            self.unknown_port(dst_node, to.1, Direction::Input, i, path);
+        }
+        let (Some(out), Some(input)) = (out, input) else {
+            return;
+        };
+        if duplicate {
+            self.emit(
+                path,
+                Code::DuplicateEdge,
+                Location::edge(i),
+                format!("edge {} -> {} appears more than once", edge.from, edge.to),
+                "remove the repeated edge",
+            );
+        }
+        let out_port =
+            &src_node.outputs[out as usize - level.outputs.offset[src as usize] as usize];
+        let in_port = &dst_node.inputs[input as usize - level.inputs.offset[dst as usize] as usize];
+        let known = out_port.ty.is_known() && in_port.ty.is_known();
+        if known && !in_port.ty.accepts(&out_port.ty) {
+            self.emit(
+                path,
+                Code::IncompatibleTypes,
+                Location::edge(i),
+                format!(
+                    "`{}` ({}) cannot feed `{}` ({})",
+                    edge.from, out_port.ty, edge.to, in_port.ty
+                ),
+                format!(
+                    "{} accepts {}; convert the value in a step between, or change a port type",
+                    in_port.ty,
+                    accepted_types(&in_port.ty)
+                ),
+            );
+        }
     }
 
     fn lookup_node(
@@ -559,7 +731,7 @@ impl Validator<'_> {
         edge: usize,
         path: &[Step],
     ) -> Option<u32> {
-        let found = level.index.get(id).copied();
+        let found = level.ids.get(id);
         if found.is_none() {
             self.emit(
                 path,
@@ -617,40 +789,48 @@ impl Validator<'_> {
     }
 
     fn check_inputs(&mut self, graph: &Graph, path: &[Step], level: &Level<'_>) {
-        for (i, node) in graph.nodes.iter().enumerate() {
-            let base = level.input_offset[i] as usize;
-            for (j, port) in node.inputs.iter().enumerate() {
-                let count = level.incoming[base + j];
-                let location = || Location::port(&node.id, Direction::Input, &port.name);
-                if count == 0 && port.required {
-                    self.emit(
-                        path,
-                        Code::UnconnectedInput,
-                        location(),
-                        format!("required input `{}.{}` has no edge", node.id, port.name),
-                        r#"connect an edge to it, or mark the port "required": false"#,
-                    );
-                } else if count > 1 && !port.multiple {
-                    self.emit(
-                        path,
-                        Code::FanIn,
-                        location(),
-                        format!("input `{}.{}` takes one edge but has {count}", node.id, port.name),
-                        r#"remove the extra edges, or mark the port "multiple": true to collect them"#,
-                    );
-                }
+        for (slot, &count) in level.incoming.iter().enumerate() {
+            let problem = if count == 0 {
+                level.required[slot]
+            } else {
+                count > 1 && !level.multiple[slot]
+            };
+            if !problem {
+                continue;
+            }
+            // Rare, so finding the node by bisection costs nothing that matters.
+            let offsets = &level.inputs.offset;
+            let i = offsets.partition_point(|&o| o as usize <= slot) - 1;
+            let node = &graph.nodes[i];
+            let port = &node.inputs[slot - offsets[i] as usize];
+            let location = Location::port(&node.id, Direction::Input, &port.name);
+            if count == 0 {
+                self.emit(
+                    path,
+                    Code::UnconnectedInput,
+                    location,
+                    format!("required input `{}.{}` has no edge", node.id, port.name),
+                    r#"connect an edge to it, or mark the port "required": false"#,
+                );
+            } else {
+                self.emit(
+                    path,
+                    Code::FanIn,
+                    location,
+                    format!(
+                        "input `{}.{}` takes one edge but has {count}",
+                        node.id, port.name
+                    ),
+                    r#"remove the extra edges, or mark the port "multiple": true to collect them"#,
+                );
             }
         }
     }
 
-    fn check_cycles(&mut self, graph: &Graph, path: &[Step], adj: &Adjacency) {
+    fn check_cycles(&mut self, graph: &Graph, path: &[Step], roles: &[Role], adj: &Adjacency) {
         let n = graph.nodes.len();
         // A cycle through a loop node is allowed, so loop nodes take no part.
-        let is_loop: Vec<bool> = graph
-            .nodes
-            .iter()
-            .map(|n| n.kind == NodeKind::Loop)
-            .collect();
+        let is_loop: Vec<bool> = roles.iter().map(|&r| r == Role::Loop).collect();
         // Kahn's peeling first: on the common acyclic graph it is all the work there is, and
         // what it cannot peel lies on a cycle or behind one.
         let mut indegree = vec![0u32; n];
@@ -743,7 +923,13 @@ impl Validator<'_> {
         }
     }
 
-    fn check_reachability(&mut self, graph: &Graph, path: &[Step], adj: &Adjacency) {
+    fn check_reachability(
+        &mut self,
+        graph: &Graph,
+        path: &[Step],
+        roles: &[Role],
+        adj: &Adjacency,
+    ) {
         let n = graph.nodes.len();
         let mut degree = vec![0u32; n];
         for (a, d) in degree.iter_mut().enumerate() {
@@ -754,8 +940,8 @@ impl Validator<'_> {
         }
         let mut seen = vec![false; n];
         let mut queue: Vec<u32> = Vec::new();
-        for (i, node) in graph.nodes.iter().enumerate() {
-            if node.kind == NodeKind::Input {
+        for (i, &role) in roles.iter().enumerate() {
+            if role == Role::Input {
                 seen[i] = true;
                 queue.push(i as u32);
             }
@@ -770,13 +956,14 @@ impl Validator<'_> {
         }
         let mut outputs = 0;
         let mut working = 0;
-        for (i, node) in graph.nodes.iter().enumerate() {
-            if node.kind != NodeKind::Note {
+        for (i, &role) in roles.iter().enumerate() {
+            if role != Role::Note {
                 working += 1;
             }
-            if node.kind == NodeKind::Output {
+            if role == Role::Output {
                 outputs += 1;
                 if !seen[i] {
+                    let node = &graph.nodes[i];
                     self.emit(
                         path,
                         Code::UnreachableOutput,
@@ -788,8 +975,9 @@ impl Validator<'_> {
             }
         }
         if working > 1 {
-            for (i, node) in graph.nodes.iter().enumerate() {
-                if degree[i] == 0 && node.kind != NodeKind::Note {
+            for (i, &role) in roles.iter().enumerate() {
+                if degree[i] == 0 && role != Role::Note {
+                    let node = &graph.nodes[i];
                     self.emit(
                         path,
                         Code::IsolatedNode,
@@ -812,10 +1000,15 @@ impl Validator<'_> {
     }
 
     /// Checks every `subgraph` node against its agent and the agent itself; returns the height.
-    fn check_agents(&mut self, graph: &Graph, path: &[Step]) -> usize {
+    fn check_agents(&mut self, graph: &Graph, path: &[Step], roles: &[Role]) -> usize {
         let mut height = 0;
-        for node in &graph.nodes {
-            let (NodeKind::Subgraph, Some(agent)) = (&node.kind, &node.agent) else {
+        for (node, _) in graph
+            .nodes
+            .iter()
+            .zip(roles)
+            .filter(|(_, r)| **r == Role::Subgraph)
+        {
+            let Some(agent) = &node.agent else {
                 continue;
             };
             if check_name(&agent.id).is_err() {
@@ -965,6 +1158,298 @@ impl Validator<'_> {
     }
 }
 
+/// A port: the slot of a [`Ports`] table, `NONE` for none.
+const NONE: u32 = u32::MAX;
+
+/// A name of at most 15 bytes packed with its length into one integer, so that names compare
+/// and hash as integers; every longer name is [`Key::LONG`], which no packed name equals.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key(u128);
+
+impl Key {
+    /// The key of every name over 15 bytes: its length byte (255) is one no packed name has.
+    const LONG: Key = Key(u128::MAX);
+
+    #[inline(always)]
+    fn of(name: &str) -> Key {
+        let bytes = name.as_bytes();
+        let len = bytes.len();
+        if len > 15 {
+            return Key::LONG;
+        }
+        let (low, high) = if len > 8 {
+            (little_endian(&bytes[..8]), little_endian(&bytes[8..]))
+        } else {
+            (little_endian(bytes), 0)
+        };
+        Key(u128::from(low) | u128::from(high) << 64 | (len as u128) << 120)
+    }
+
+    /// The top bits of a multiplicative hash, as a slot of a table of `2^(64 - shift)`.
+    fn hash(self, shift: u32) -> usize {
+        let folded = (self.0 as u64) ^ ((self.0 >> 64) as u64).rotate_left(29);
+        (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> shift) as usize
+    }
+
+    /// Whether this is a name [`check_name`] accepts (never true of [`Key::LONG`]).
+    fn is_name(self) -> bool {
+        let bytes = self.0.to_le_bytes();
+        let len = usize::from(bytes[15]);
+        if len == 0 || len > 15 || bytes[0] == b'-' {
+            return false;
+        }
+        bytes[..len]
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    }
+}
+
+/// Up to 8 bytes as a little-endian integer, read in at most two overlapping loads rather
+/// than copied byte by byte (whose stores the next load would wait for).
+#[inline(always)]
+fn little_endian(bytes: &[u8]) -> u64 {
+    let n = bytes.len();
+    if n >= 4 {
+        let first = u64::from(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]));
+        let last = u64::from(u32::from_le_bytes([
+            bytes[n - 4],
+            bytes[n - 3],
+            bytes[n - 2],
+            bytes[n - 1],
+        ]));
+        // The overlapping bytes land in the same places, so or-ing them changes nothing.
+        return first | last << (8 * (n - 4));
+    }
+    if n == 0 {
+        return 0;
+    }
+    u64::from(bytes[0])
+        | u64::from(bytes[n / 2]) << (8 * (n / 2))
+        | u64::from(bytes[n - 1]) << (8 * (n - 1))
+}
+
+/// The nodes of one level by id: the first node with each id. Ids of people's graphs are
+/// nearly always short, so they are found by their [`Key`] in a table of node indices alone
+/// (4 bytes a slot, at most half full), without reading any node; long ids by their text.
+struct Ids<'g> {
+    /// Node indices (`NONE`: empty), at the slot of their key's hash or linearly after it.
+    slots: Vec<u32>,
+    /// The key of each node, by index.
+    keys: Vec<Key>,
+    /// `64 - log2(slots.len())`: the hash's top bits pick the slot.
+    shift: u32,
+    long: FxHashMap<&'g str, u32>,
+}
+
+impl<'g> Ids<'g> {
+    /// An index for the nodes whose id keys are `keys`, filled by [`Ids::insert`].
+    fn new(keys: Vec<Key>) -> Ids<'g> {
+        let size = (keys.len() * 2).next_power_of_two().max(16);
+        Ids {
+            slots: vec![NONE; size],
+            keys,
+            shift: 64 - size.trailing_zeros(),
+            long: FxHashMap::default(),
+        }
+    }
+
+    /// Adds node `i` under its id, unless an earlier node has it: then that node's index.
+    /// The text of the id (`id`) is only read when it is long.
+    fn insert(&mut self, i: u32, id: impl FnOnce() -> &'g str) -> Option<u32> {
+        let key = self.keys[i as usize];
+        if key == Key::LONG {
+            return match self.long.entry(id()) {
+                Entry::Occupied(e) => Some(*e.get()),
+                Entry::Vacant(e) => {
+                    e.insert(i);
+                    None
+                }
+            };
+        }
+        let mask = self.slots.len() - 1;
+        let mut at = key.hash(self.shift);
+        loop {
+            let node = self.slots[at];
+            if node == NONE {
+                self.slots[at] = i;
+                return None;
+            }
+            if self.keys[node as usize] == key {
+                return Some(node);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    fn get(&self, id: &str) -> Option<u32> {
+        let key = Key::of(id);
+        if key == Key::LONG {
+            return self.long.get(id).copied();
+        }
+        let mask = self.slots.len() - 1;
+        let mut at = key.hash(self.shift);
+        loop {
+            let node = self.slots[at];
+            if node == NONE {
+                return None;
+            }
+            if self.keys[node as usize] == key {
+                return Some(node);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+}
+
+impl Ports {
+    fn with_capacity(nodes: usize) -> Ports {
+        let mut offset = Vec::with_capacity(nodes + 1);
+        offset.push(0);
+        Ports {
+            offset,
+            names: Vec::with_capacity(nodes),
+            types: Vec::with_capacity(nodes),
+        }
+    }
+
+    /// The slots of node `a`'s ports.
+    fn range(&self, a: usize) -> std::ops::Range<usize> {
+        self.offset[a] as usize..self.offset[a + 1] as usize
+    }
+
+    /// Adds the next node's ports.
+    fn push_node<'p>(&mut self, ports: impl Iterator<Item = (&'p String, &'p PortType)>) {
+        for (name, ty) in ports {
+            self.names.push(Key::of(name));
+            self.types.push(Ty::of(ty));
+        }
+        self.offset.push(self.names.len() as u32);
+    }
+
+    /// The slot of the first port of node `a` named `name` on this side (`direction`).
+    fn find(&self, a: u32, name: &str, graph: &Graph, direction: Direction) -> Option<u32> {
+        let start = self.offset[a as usize];
+        let end = self.offset[a as usize + 1];
+        let key = Key::of(name);
+        let found = if key != Key::LONG {
+            self.names[start as usize..end as usize]
+                .iter()
+                .position(|k| *k == key)
+        } else {
+            // Long names are compared as text, on the node itself.
+            let node = &graph.nodes[a as usize];
+            match direction {
+                Direction::Input => node.inputs.iter().position(|p| p.name == name),
+                Direction::Output => node.outputs.iter().position(|p| p.name == name),
+            }
+        };
+        found.map(|j| start + j as u32)
+    }
+}
+
+impl Role {
+    fn of(kind: &NodeKind) -> Role {
+        match kind {
+            NodeKind::Input => Role::Input,
+            NodeKind::Output => Role::Output,
+            NodeKind::Subgraph => Role::Subgraph,
+            NodeKind::Loop => Role::Loop,
+            NodeKind::Note => Role::Note,
+            NodeKind::Relay => Role::Relay,
+            NodeKind::Unknown(_) => Role::Unknown,
+            _ => Role::Other,
+        }
+    }
+}
+
+/// A port type as its index in [`PortType::KNOWN`], or [`Ty::UNKNOWN`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Ty(u8);
+
+/// How many [`Ty`] values there are.
+const TYS: usize = PortType::KNOWN.len() + 1;
+
+impl Ty {
+    const UNKNOWN: Ty = Ty(PortType::KNOWN.len() as u8);
+
+    fn of(ty: &PortType) -> Ty {
+        // In the order of `PortType::KNOWN` (a unit test holds the two together).
+        Ty(match ty {
+            PortType::Any => 0,
+            PortType::Text => 1,
+            PortType::Number => 2,
+            PortType::Boolean => 3,
+            PortType::Json => 4,
+            PortType::Messages => 5,
+            PortType::Document => 6,
+            PortType::Documents => 7,
+            PortType::Embedding => 8,
+            PortType::Image => 9,
+            PortType::Audio => 10,
+            PortType::ToolCall => 11,
+            PortType::Unknown(_) => return Ty::UNKNOWN,
+        })
+    }
+}
+
+/// Whether an edge between ports of two types is fine, for every pair of [`Ty`]s.
+fn accept_table() -> [[bool; TYS]; TYS] {
+    let mut table = [[true; TYS]; TYS];
+    for (to, row) in PortType::KNOWN.iter().zip(&mut table) {
+        let to = PortType::from_name(to);
+        for (from, fine) in PortType::KNOWN.iter().zip(row.iter_mut()) {
+            *fine = to.accepts(&PortType::from_name(from));
+        }
+    }
+    table
+}
+
+/// The edges that repeat an earlier edge between the same two ports, ascending. `ports` holds
+/// each edge's output and input slot (`NONE` when unresolved), `incoming` the edges arriving at
+/// each input slot: only slots with several can have repeats, and their edges are bucketed by
+/// slot, so no edge is hashed.
+fn duplicate_edges(ports: &[(u32, u32)], incoming: &[u32]) -> Vec<u32> {
+    let mut start = vec![0u32; incoming.len() + 1];
+    for (s, &count) in incoming.iter().enumerate() {
+        start[s + 1] = start[s] + if count > 1 { count } else { 0 };
+    }
+    if start[incoming.len()] == 0 {
+        return Vec::new();
+    }
+    let mut bucket = vec![0u32; start[incoming.len()] as usize];
+    let mut fill = start.clone();
+    for (i, &(_, input)) in ports.iter().enumerate() {
+        if input != NONE && incoming[input as usize] > 1 {
+            bucket[fill[input as usize] as usize] = i as u32;
+            fill[input as usize] += 1;
+        }
+    }
+    let mut duplicates = Vec::new();
+    for s in 0..incoming.len() {
+        let edges = &bucket[start[s] as usize..start[s + 1] as usize];
+        if edges.len() <= 8 {
+            for (j, &e) in edges.iter().enumerate() {
+                let out = ports[e as usize].0;
+                if edges[..j].iter().any(|&f| ports[f as usize].0 == out) {
+                    duplicates.push(e);
+                }
+            }
+        } else {
+            // Sorted by output slot, then edge: each edge equal to the one before it repeats it.
+            let mut by_out: Vec<(u32, u32)> =
+                edges.iter().map(|&e| (ports[e as usize].0, e)).collect();
+            by_out.sort_unstable();
+            for pair in by_out.windows(2) {
+                if pair[0].0 == pair[1].0 {
+                    duplicates.push(pair[1].1);
+                }
+            }
+        }
+    }
+    duplicates.sort_unstable();
+    duplicates
+}
+
 /// Forward adjacency in compressed rows: the targets of node `a` are
 /// `targets[start[a]..start[a + 1]]`, in edge order.
 struct Adjacency {
@@ -1055,4 +1540,59 @@ fn direction_word(d: Direction) -> &'static str {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_are_numbered_as_listed() {
+        for (i, name) in PortType::KNOWN.iter().enumerate() {
+            assert_eq!(Ty::of(&PortType::from_name(name)), Ty(i as u8), "{name}");
+        }
+        assert_eq!(Ty::of(&PortType::from_name("strng")), Ty::UNKNOWN);
+    }
+
+    #[test]
+    fn keys_pack_every_short_name_and_its_length() {
+        let text = "abcdefghijklmnopq";
+        for len in 0..=15 {
+            let mut packed = [0u8; 16];
+            packed[..len].copy_from_slice(&text.as_bytes()[..len]);
+            packed[15] = len as u8;
+            assert_eq!(
+                Key::of(&text[..len]).0,
+                u128::from_le_bytes(packed),
+                "{len}"
+            );
+        }
+        assert!(Key::of(&text[..16]) == Key::LONG && Key::of(text) == Key::LONG);
+        // A trailing NUL is part of the name, not padding.
+        assert!(Key::of("a") != Key::of("a\0"));
+    }
+
+    #[test]
+    fn keys_know_the_names_check_name_accepts() {
+        for name in [
+            "a",
+            "classify_2",
+            "a-b",
+            "_x",
+            "",
+            "-a",
+            "a.b",
+            "a b",
+            "a/b",
+            "é",
+            "a\0",
+        ] {
+            assert_eq!(
+                Key::of(name).is_name(),
+                check_name(name).is_ok(),
+                "{name:?}"
+            );
+        }
+        assert!(!Key::LONG.is_name());
+    }
 }

@@ -382,6 +382,74 @@ fn everything_is_reported_in_one_pass() {
 }
 
 #[test]
+fn long_ids_and_port_names_are_told_apart_by_their_whole_text() {
+    // Validation finds short names by a packed key and long ones (over 15 bytes) by their text;
+    // these share their first 15 bytes and more.
+    check(
+        r#"{"schema":1,"nodes":[
+            {"id":"q","kind":"input","outputs":[{"name":"value","type":"text"}]},
+            {"id":"summarise_the_thread_1","kind":"agent","inputs":[{"name":"the_incoming_question"}],
+             "outputs":[{"name":"the_outgoing_answer_1","type":"text"},{"name":"the_outgoing_answer_2","type":"image"}]},
+            {"id":"summarise_the_thread_2","kind":"tool","inputs":[{"name":"x"}],"outputs":[{"name":"y"}]},
+            {"id":"summarise_the_thread_1","kind":"note"},
+            {"id":"a","kind":"output","inputs":[{"name":"value","type":"text"}]}],
+          "edges":[{"from":"q.value","to":"summarise_the_thread_1.the_incoming_question"},
+            {"from":"summarise_the_thread_1.the_outgoing_answer_1","to":"a.value"},
+            {"from":"summarise_the_thread_1.the_outgoing_answer_3","to":"summarise_the_thread_2.x"},
+            {"from":"summarise_the_thread_1.the_outgoing_answer_2","to":"summarise_the_thread_2.x"},
+            {"from":"summarise_the_thread_3.y","to":"summarise_the_thread_2.x"},
+            {"from":"summarise_the_thread_2.y","to":"a.value_of_the_answer"}]}"#,
+        expect![[r#"
+            error[E0003] summarise_the_thread_1: node id `summarise_the_thread_1` is used by nodes[1] and nodes[3]
+              help: give every node its own id
+            error[E0005] edges[2]: node `summarise_the_thread_1` has no output port `the_outgoing_answer_3`
+              help: the output ports of `summarise_the_thread_1` are: the_outgoing_answer_1, the_outgoing_answer_2
+            error[E0004] edges[4]: edge points at unknown node `summarise_the_thread_3`
+              help: add a node with id `summarise_the_thread_3`, or correct the edge
+            error[E0005] edges[5]: node `a` has no input port `value_of_the_answer`
+              help: the input ports of `a` are: value
+        "#]],
+    );
+}
+
+#[test]
+fn each_repeat_of_an_edge_is_reported_in_document_order() {
+    // A port that collects many edges, some repeated, between edges with other problems.
+    check(
+        &with(
+            r#"{"id":"t","kind":"tool","inputs":[{"name":"x","type":"json","multiple":true}],"outputs":[{"name":"y"}]},
+               {"id":"p","kind":"prompt","outputs":[{"name":"a","type":"text"},{"name":"b","type":"image"},{"name":"c"}]}"#,
+            r#"{"from":"p.a","to":"t.x"},{"from":"p.b","to":"t.x"},{"from":"p.c","to":"t.x"},
+               {"from":"q.value","to":"t.x"},{"from":"p.a","to":"t.x"},{"from":"p.d","to":"t.x"},
+               {"from":"p.b","to":"t.x"},{"from":"p.c","to":"t.x"},{"from":"q.value","to":"t.x"},
+               {"from":"p.c","to":"t.x"},{"from":"t.y","to":"a.value"},{"from":"p.a","to":"t.x"}"#,
+        ),
+        expect![[r#"
+            error[E0007] edges[2]: `p.b` (image) cannot feed `t.x` (json)
+              help: json accepts any, text, number, boolean, json, messages, document, documents, tool_call; convert the value in a step between, or change a port type
+            warning[W0103] edges[5]: edge p.a -> t.x appears more than once
+              help: remove the repeated edge
+            error[E0005] edges[6]: node `p` has no output port `d`
+              help: the output ports of `p` are: a, b, c
+            warning[W0103] edges[7]: edge p.b -> t.x appears more than once
+              help: remove the repeated edge
+            error[E0007] edges[7]: `p.b` (image) cannot feed `t.x` (json)
+              help: json accepts any, text, number, boolean, json, messages, document, documents, tool_call; convert the value in a step between, or change a port type
+            warning[W0103] edges[8]: edge p.c -> t.x appears more than once
+              help: remove the repeated edge
+            warning[W0103] edges[9]: edge q.value -> t.x appears more than once
+              help: remove the repeated edge
+            warning[W0103] edges[10]: edge p.c -> t.x appears more than once
+              help: remove the repeated edge
+            warning[W0103] edges[12]: edge p.a -> t.x appears more than once
+              help: remove the repeated edge
+            error[E0009] a.value: input `a.value` takes one edge but has 2
+              help: remove the extra edges, or mark the port "multiple": true to collect them
+        "#]],
+    );
+}
+
+#[test]
 fn every_code_has_a_title_and_a_severity_matching_its_letter() {
     for code in Code::ALL {
         assert!(!code.title().is_empty());
