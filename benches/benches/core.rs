@@ -10,6 +10,11 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use orrery_benches::{Shape, workflow};
 use orrery_core::{Graph, MemoryResolver, validate};
 
+// The `orrery` binary's allocator, so the figures are what the CLI and the server see; the
+// `serde_json::Value` peer runs on it too.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn engine(c: &mut Criterion) {
     let generated = workflow(&Shape {
         nodes: 100_000,

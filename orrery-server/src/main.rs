@@ -8,6 +8,11 @@ use clap::{Parser, Subcommand};
 
 mod commands;
 
+/// Documents are trees of many small strings and maps: parsing and dropping one is mostly
+/// allocator work, which mimalloc does in about half glibc's time (BENCHMARKS.md, engine).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use commands::backup::BackupArgs;
 use commands::engine::{DiffArgs, DigestArgs, FlattenArgs, ValidateArgs};
 use commands::prune::PruneArgs;
