@@ -483,6 +483,9 @@ impl Shared {
     }
 }
 
+/// What the in-process cache of values may hold, in bytes.
+const LOCAL_VALUE_BYTES: u64 = 256 << 20;
+
 impl Local {
     fn new() -> Local {
         Local {
@@ -498,8 +501,13 @@ impl Local {
                 .max_capacity(1_000_000)
                 .time_to_idle(Duration::from_secs(3600))
                 .build(),
+            // Values are layouts and pictures of up to a few megabytes each: the cache is bounded
+            // by their bytes, not by their number.
             values: moka::future::Cache::builder()
-                .max_capacity(10_000)
+                .weigher(|key: &String, (value, _): &(Arc<Vec<u8>>, Instant)| {
+                    u32::try_from(key.len() + value.len()).unwrap_or(u32::MAX)
+                })
+                .max_capacity(LOCAL_VALUE_BYTES)
                 .time_to_live(Duration::from_secs(3600))
                 .build(),
         }

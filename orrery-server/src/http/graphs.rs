@@ -3,7 +3,7 @@
 //! (404, never 403); public ones are readable by everyone and writable by their owner only.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use orrery_core::store::{GraphFilter, GraphRecord, GraphSummary, Page, VersionSummary};
 use orrery_core::{Diagnostic, Digest, Graph, Resolver};
@@ -798,24 +798,59 @@ async fn graph_layout(
     Path(id): Path<Uuid>,
     Query(q): Query<LayoutQuery>,
 ) -> Result<Response, ApiError> {
+    let seed = q.seed.unwrap_or(0);
+    // The head's layout is answered from the cached response body, found through the graph's
+    // summary: a 100,000-node document is neither read nor parsed for it.
+    if q.version.is_none() {
+        let head = state.store.graph_summary(id, viewer.id()).await?.head;
+        if let Some(body) = state.shared.get(&layout_body_key(head, seed)).await {
+            return Ok(layout_response(body.to_vec(), true));
+        }
+    }
     let (digest, document) =
         version_document(&state, viewer.id(), id, q.version.as_deref()).await?;
-    let seed = q.seed.unwrap_or(0);
     let nodes = document.nodes.iter().map(|n| n.id.clone()).collect();
     let (positions, hit) = graphs::layout(&state, digest, document, seed).await?;
-    let mut response = Json(LayoutResponse {
+    let body = serde_json::to_vec(&LayoutResponse {
         version: digest.to_string(),
         seed,
         nodes,
         positions,
         success: true,
     })
-    .into_response();
-    response.headers_mut().insert(
-        "x-cache",
-        HeaderValue::from_static(if hit { "hit" } else { "miss" }),
-    );
-    Ok(response)
+    .map_err(ApiError::internal)?;
+    state
+        .shared
+        .set(
+            &layout_body_key(digest, seed),
+            body.clone(),
+            std::time::Duration::from_secs(24 * 3600),
+        )
+        .await;
+    Ok(layout_response(body, hit))
+}
+
+/// The cache key of a version's whole layout response: it depends only on the version's content
+/// and the seed, and is looked up only after the caller may read a graph whose head it is.
+fn layout_body_key(digest: Digest, seed: u64) -> String {
+    format!("layout-body:{digest}:{seed}")
+}
+
+fn layout_response(body: Vec<u8>, hit: bool) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (
+                HeaderName::from_static("x-cache"),
+                HeaderValue::from_static(if hit { "hit" } else { "miss" }),
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// A PNG picture of a graph, laid out in 3D and rendered headless.
@@ -842,32 +877,48 @@ async fn thumbnail(
         "light" => orrery_render::Theme::light(),
         _ => return Err(ApiError::field("theme", "must be dark or light")),
     };
-    let (digest, document) =
-        version_document(&state, viewer.id(), id, q.version.as_deref()).await?;
-    let key = format!(
-        "thumb:{digest}:{width}x{height}:{}",
-        q.theme.as_deref().unwrap_or("dark")
-    );
-    let png = match state.shared.get(&key).await {
+    let theme_name = q.theme.as_deref().unwrap_or("dark");
+    let key = |digest: Digest| format!("thumb:{digest}:{width}x{height}:{theme_name}");
+    // As for the layout: the head's cached picture is found through the summary alone.
+    let cached = match q.version {
+        None => {
+            let head = state.store.graph_summary(id, viewer.id()).await?.head;
+            state.shared.get(&key(head)).await
+        }
+        Some(_) => None,
+    };
+    let png = match cached {
         Some(png) => png.to_vec(),
         None => {
-            let (positions, _) = graphs::layout(&state, digest, document.clone(), 0).await?;
-            let renderer = graphs::renderer(&state, width, height).await?;
-            let png = tokio::task::spawn_blocking(move || {
-                let scene = orrery_render::Scene::build(
-                    &orrery_render::document::scene_input(&document, positions),
-                    &theme,
-                )?;
-                renderer.render_png(&scene)
-            })
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(|e| ApiError::internal(anyhow::anyhow!("rendering failed: {e}")))?;
-            state
-                .shared
-                .set(&key, png.clone(), std::time::Duration::from_secs(24 * 3600))
-                .await;
-            png
+            let (digest, document) =
+                version_document(&state, viewer.id(), id, q.version.as_deref()).await?;
+            match state.shared.get(&key(digest)).await {
+                Some(png) => png.to_vec(),
+                None => {
+                    let (positions, _) =
+                        graphs::layout(&state, digest, document.clone(), 0).await?;
+                    let renderer = graphs::renderer(&state, width, height).await?;
+                    let png = tokio::task::spawn_blocking(move || {
+                        let scene = orrery_render::Scene::build(
+                            &orrery_render::document::scene_input(&document, positions),
+                            &theme,
+                        )?;
+                        renderer.render_png(&scene)
+                    })
+                    .await
+                    .map_err(ApiError::internal)?
+                    .map_err(|e| ApiError::internal(anyhow::anyhow!("rendering failed: {e}")))?;
+                    state
+                        .shared
+                        .set(
+                            &key(digest),
+                            png.clone(),
+                            std::time::Duration::from_secs(24 * 3600),
+                        )
+                        .await;
+                    png
+                }
+            }
         }
     };
     Ok((
