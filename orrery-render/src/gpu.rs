@@ -4,17 +4,19 @@
 //! A frame is drawn in layers into one render pass: a gradient background (with one sample, drawn
 //! once and copied in), cluster halos, nodes as impostor spheres (one camera-facing triangle a
 //! node, shaded round per pixel with its true depth, or as a one-colour dot when under 1.5 px; back
-//! to front so that their rims blend), edges as one blended line list, then labels in the built-in
-//! bitmap font. Buffers are kept and refilled from frame to frame. It is multisampled on GPUs;
-//! software rasterisers, which pay for every sample, draw one sample a pixel by default. Picking
-//! draws the same nodes into a node-id target. Works on a GPU and on Mesa's software rasterisers
-//! (see the `adapter` module for how one is chosen).
+//! to front so that their rims blend), edges as one blended line list, then labels, set in DejaVu
+//! Sans from a glyph atlas and placed clear of nodes and of each other. Buffers are kept and
+//! refilled from frame to frame. It is multisampled on GPUs; software rasterisers, which pay for
+//! every sample, draw one sample a pixel by default. Picking draws the same nodes into a node-id
+//! target. Works on a GPU and on Mesa's software rasterisers (see the `adapter` module for how one
+//! is chosen).
 //!
 //! Invariants: this is the only module that touches wgpu; a missing adapter is an error, never a
 //! blank image; nothing here panics on user input.
 
 mod adapter;
 mod camera;
+mod font;
 mod labels;
 mod pipelines;
 
@@ -74,6 +76,7 @@ pub struct Renderer {
     samples: u32,
     geometry: NodeGeometry,
     pipelines: Pipelines,
+    font: font::Font,
     atlas: wgpu::TextureView,
     targets: Targets,
     sphere: SphereMesh,
@@ -165,15 +168,17 @@ impl Renderer {
         });
         check_samples(&opened.adapter, samples)?;
 
+        let font = font::Font::new(label_pixels(height));
         let renderer = scoped(&device, "creating the pipelines and targets", || {
             let pipelines = Pipelines::new(&device, samples);
+            let (atlas_width, atlas_height) = font.atlas_size();
             let atlas = device.create_texture_with_data(
                 &opened.queue,
                 &wgpu::TextureDescriptor {
                     label: Some("orrery font atlas"),
                     size: wgpu::Extent3d {
-                        width: labels::ATLAS_WIDTH,
-                        height: labels::ATLAS_HEIGHT,
+                        width: atlas_width,
+                        height: atlas_height,
                         depth_or_array_layers: 1,
                     },
                     mip_level_count: 1,
@@ -184,7 +189,7 @@ impl Renderer {
                     view_formats: &[],
                 },
                 wgpu::util::TextureDataOrder::LayerMajor,
-                &labels::atlas(),
+                font.atlas(),
             );
             let targets = Targets::new(&device, width, height, samples);
             let (vertices, indices) = pipelines::uv_sphere(MESH_LONGITUDES, MESH_LATITUDES);
@@ -218,6 +223,7 @@ impl Renderer {
             samples,
             geometry: options.geometry,
             pipelines,
+            font,
             atlas,
             targets,
             sphere,
@@ -479,7 +485,7 @@ impl Renderer {
         let edges_buffer = reused.vertices(&self.device, &self.queue, "orrery edges", &edges);
         let edge_count = edges.len() as u32;
         reused.edge_ends = edges;
-        let glyphs = labels::place(scene, &frame.camera);
+        let glyphs = labels::glyphs(&labels::place(scene, &frame.camera, &self.font));
         let glyphs_buffer = reused.vertices(&self.device, &self.queue, "orrery glyphs", &glyphs);
 
         let (view, resolve_target) = match &self.targets.multisampled {
@@ -894,6 +900,15 @@ fn depth_attachment(view: &wgpu::TextureView) -> wgpu::RenderPassDepthStencilAtt
             store: wgpu::StoreOp::Discard,
         }),
         stencil_ops: None,
+    }
+}
+
+/// Label text height in pixels for images `height` pixels high.
+fn label_pixels(height: u32) -> f32 {
+    match height {
+        0..400 => 12.0,
+        400..1400 => 16.0,
+        _ => 22.0,
     }
 }
 
