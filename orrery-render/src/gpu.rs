@@ -3,13 +3,12 @@
 //!
 //! A frame is drawn in layers into one render pass: a gradient background (with one sample, drawn
 //! once and copied in), cluster halos, nodes as impostor spheres (one camera-facing triangle a
-//! node, shaded round per pixel with its true depth, or as a one-colour dot when under 1.5 px; back
-//! to front so that their rims blend), edges as one blended line list, then labels, set in DejaVu
-//! Sans from a glyph atlas and placed clear of nodes and of each other. Buffers are kept and
-//! refilled from frame to frame. It is multisampled on GPUs; software rasterisers, which pay for
-//! every sample, draw one sample a pixel by default. Picking draws the same nodes into a node-id
-//! target. Works on a GPU and on Mesa's software rasterisers (see the `adapter` module for how one
-//! is chosen).
+//! node, shaded round per pixel with its true depth, back to front so that their rims blend), edges
+//! as one blended line list, then labels, set in DejaVu Sans from a glyph atlas and placed clear of
+//! nodes and of each other. Buffers are kept and refilled from frame to frame. It is multisampled
+//! on GPUs; software rasterisers, which pay for every sample, draw one sample a pixel by default.
+//! Picking draws the same nodes into a node-id target. Works on a GPU and on Mesa's software
+//! rasterisers (see the `adapter` module for how one is chosen).
 //!
 //! Invariants: this is the only module that touches wgpu; a missing adapter is an error, never a
 //! blank image; nothing here panics on user input.

@@ -19,12 +19,6 @@ struct NodeOut {
     @location(3) @interpolate(flat) colour: vec4<f32>,
     @location(4) @interpolate(flat) shape: u32,
     @location(5) @interpolate(flat) id: u32,
-    // For nodes drawn as dots (see `DOT_PIXELS`): radius in pixels, or 0 for full shading;
-    // their one colour; the depth of their front.
-    @location(6) @interpolate(flat) dot: vec4<f32>,
-    @location(7) @interpolate(flat) dot_colour: vec3<f32>,
-    // Where the pixel lies in the plane of the triangle, in radii from the centre.
-    @location(8) disc: vec2<f32>,
 }
 
 const SHAPE_RINGED: u32 = 1u;
@@ -33,10 +27,6 @@ const MIN_PIXELS: f32 = 0.9;
 // The ring of a ringed node spans these multiples of its radius.
 const RING_INNER: f32 = 1.45;
 const RING_OUTER: f32 = 1.85;
-// Plain spheres smaller than this radius in pixels are drawn as dots: one colour (the shading at
-// their centre, which is all a pixel or two can show) and a round, antialiased edge, at a
-// fraction of the per-pixel cost. Large graphs are mostly such nodes.
-const DOT_PIXELS: f32 = 1.5;
 
 @vertex
 fn vs_node(
@@ -62,8 +52,6 @@ fn vs_node(
     }
     out.centre = c;
     out.radius = radius;
-    out.dot = vec4<f32>(0.0);
-    out.dot_colour = vec3<f32>(0.0);
     out.colour = vec4<f32>(srgb_to_linear(node.colour.rgb), node.colour.a);
     out.shape = node.shape;
     out.id = node.id;
@@ -85,14 +73,6 @@ fn vs_node(
     let p = c + (right * corner.x + up * corner.y) * extent;
     out.view_pos = p;
     out.clip = globals.proj * vec4<f32>(p, 1.0);
-    out.disc = corner * extent / radius;
-    let pixels = radius / (d * globals.viewport.z);
-    if node.shape != SHAPE_RINGED && pixels < DOT_PIXELS {
-        let front = d - radius;
-        let hit = globals.proj * vec4<f32>(axis * front, 1.0);
-        out.dot = vec4<f32>(pixels, hit.z / hit.w, 0.0, 0.0);
-        out.dot_colour = shade(out.colour.rgb, -axis, axis, front);
-    }
     return out;
 }
 
@@ -156,22 +136,6 @@ struct ColourOut {
 
 @fragment
 fn fs_node(in: NodeOut) -> ColourOut {
-    var out: ColourOut;
-    if in.dot.x > 0.0 {
-        // A dot: coverage from the distance to the centre in the triangle's plane, which for
-        // a node this small is the distance along the pixel's ray to a pixel's width.
-        let coverage = clamp((1.0 - length(in.disc)) * in.dot.x + 0.5, 0.0, 1.0);
-        if coverage <= 0.0 {
-            discard;
-        }
-        if globals.viewport.w > 0.5 {
-            out.colour = vec4<f32>(in.dot_colour, coverage);
-        } else {
-            out.colour = vec4<f32>(in.dot_colour * coverage, coverage);
-        }
-        out.depth = in.dot.y;
-        return out;
-    }
     let s = surface(in);
     let multisampled = globals.viewport.w > 0.5;
     if s.coverage <= 0.0 {
@@ -182,6 +146,7 @@ fn fs_node(in: NodeOut) -> ColourOut {
     if s.ring {
         base = mix(base, vec3<f32>(1.0), 0.35);
     }
+    var out: ColourOut;
     let colour = shade(base, s.normal, dir, s.t);
     if multisampled {
         // Alpha to coverage turns the coverage into samples.
