@@ -1,24 +1,26 @@
 //! The wgpu renderer: draws a [`Scene`] offscreen and reads it back as RGBA or PNG, and finds the
 //! node under a pixel. Start with [`Renderer::headless`], then [`Renderer::render_png`].
 //!
-//! A frame is drawn in layers into one render pass: a gradient background, cluster halos, nodes as
-//! impostor spheres (one camera-facing triangle a node, shaded round per pixel with its true
-//! depth, back to front so that their rims blend), edges as one blended line list, then labels in
-//! the built-in bitmap font. It is multisampled on GPUs; software rasterisers, which pay for every
-//! sample, draw one sample a pixel by default. Picking draws the same nodes into a node-id target.
-//! Works on a GPU and on Mesa's software rasterisers (see the `adapter` module for how one is
-//! chosen).
+//! A frame is drawn in layers into one render pass: a gradient background (with one sample, drawn
+//! once and copied in), cluster halos, nodes as impostor spheres (one camera-facing triangle a
+//! node, shaded round per pixel with its true depth, back to front so that their rims blend), edges
+//! as one blended line list, then labels, set in DejaVu Sans from a glyph atlas and placed clear of
+//! nodes and of each other. Buffers are kept and refilled from frame to frame. It is multisampled
+//! on GPUs; software rasterisers, which pay for every sample, draw one sample a pixel by default.
+//! Picking draws the same nodes into a node-id target. Works on a GPU and on Mesa's software
+//! rasterisers (see the `adapter` module for how one is chosen).
 //!
 //! Invariants: this is the only module that touches wgpu; a missing adapter is an error, never a
 //! blank image; nothing here panics on user input.
 
 mod adapter;
 mod camera;
+mod font;
 mod labels;
 mod pipelines;
 
-use std::sync::Arc;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use glam::Vec3;
 use wgpu::util::DeviceExt;
@@ -73,9 +75,12 @@ pub struct Renderer {
     samples: u32,
     geometry: NodeGeometry,
     pipelines: Pipelines,
+    font: font::Font,
     atlas: wgpu::TextureView,
     targets: Targets,
     sphere: SphereMesh,
+    /// Buffers of earlier frames, locked by a frame from its first upload to its readback.
+    reused: Mutex<Reused>,
 }
 
 #[derive(Debug)]
@@ -96,6 +101,19 @@ struct SphereMesh {
     vertices: wgpu::Buffer,
     indices: wgpu::Buffer,
     index_count: u32,
+}
+
+/// Buffers kept from one frame to the next, one a label, grown when a scene needs more: a frame
+/// then writes into memory it already has instead of allocating (and faulting in) megabytes.
+#[derive(Debug, Default)]
+struct Reused {
+    buffers: Vec<(&'static str, wgpu::Buffer)>,
+    /// The background drawn for these centre and corner colours.
+    background: Option<([Srgba; 2], wgpu::Texture)>,
+    /// Where node corners and edge ends are gathered before their upload: megabytes for large
+    /// graphs, which fresh allocations would fault in page by page every frame.
+    corners: Vec<NodeInstance>,
+    edge_ends: Vec<EdgeVertex>,
 }
 
 /// Per-frame buffers and the camera they were made for.
@@ -149,15 +167,17 @@ impl Renderer {
         });
         check_samples(&opened.adapter, samples)?;
 
+        let font = font::Font::new(label_pixels(height));
         let renderer = scoped(&device, "creating the pipelines and targets", || {
             let pipelines = Pipelines::new(&device, samples);
+            let (atlas_width, atlas_height) = font.atlas_size();
             let atlas = device.create_texture_with_data(
                 &opened.queue,
                 &wgpu::TextureDescriptor {
                     label: Some("orrery font atlas"),
                     size: wgpu::Extent3d {
-                        width: labels::ATLAS_WIDTH,
-                        height: labels::ATLAS_HEIGHT,
+                        width: atlas_width,
+                        height: atlas_height,
                         depth_or_array_layers: 1,
                     },
                     mip_level_count: 1,
@@ -168,7 +188,7 @@ impl Renderer {
                     view_formats: &[],
                 },
                 wgpu::util::TextureDataOrder::LayerMajor,
-                &labels::atlas(),
+                font.atlas(),
             );
             let targets = Targets::new(&device, width, height, samples);
             let (vertices, indices) = pipelines::uv_sphere(MESH_LONGITUDES, MESH_LATITUDES);
@@ -202,9 +222,11 @@ impl Renderer {
             samples,
             geometry: options.geometry,
             pipelines,
+            font,
             atlas,
             targets,
             sphere,
+            reused: Mutex::default(),
         })
     }
 
@@ -239,20 +261,21 @@ impl Renderer {
     pub fn render_rgba(&self, scene: &Scene) -> Result<Vec<u8>, RenderError> {
         self.check_fits(scene)?;
         let padded_row = padded_row_bytes(self.width, 4);
-        let readback = scoped(&self.device, "drawing the scene", || {
-            let frame = self.frame(scene);
+        // A poisoned lock only means another frame panicked; the buffers are still whole.
+        let mut reused = self.reused.lock().unwrap_or_else(PoisonError::into_inner);
+        let drawn = scoped(&self.device, "drawing the scene", || {
+            let frame = self.frame(scene, &mut reused);
             let mut encoder = self
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("orrery frame"),
                 });
-            self.draw(&mut encoder, scene, &frame);
-            let readback = self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("orrery readback"),
-                size: u64::from(padded_row) * u64::from(self.height),
-                usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
-                mapped_at_creation: false,
-            });
+            self.draw(&mut encoder, scene, &frame, &mut reused);
+            let readback = reused.readback(
+                &self.device,
+                "orrery readback",
+                u64::from(padded_row) * u64::from(self.height),
+            );
             encoder.copy_texture_to_buffer(
                 self.targets.colour.as_image_copy(),
                 wgpu::TexelCopyBufferInfo {
@@ -267,14 +290,24 @@ impl Renderer {
             );
             self.queue.submit([encoder.finish()]);
             readback
-        })?;
-        let padded = self.read(&readback)?;
-        let row = self.width as usize * 4;
-        let mut pixels = Vec::with_capacity(row * self.height as usize);
-        for line in padded.chunks_exact(padded_row as usize) {
-            pixels.extend_from_slice(&line[..row]);
+        });
+        if drawn.is_err() {
+            // The background may not have been drawn: draw it again next time.
+            reused.background = None;
         }
-        Ok(pixels)
+        let readback = drawn?;
+        let row = self.width as usize * 4;
+        let size = u64::from(padded_row) * u64::from(self.height);
+        self.read(&readback, size, |padded| {
+            if padded_row as usize == row {
+                return padded.to_vec();
+            }
+            let mut pixels = Vec::with_capacity(row * self.height as usize);
+            for line in padded.chunks_exact(padded_row as usize) {
+                pixels.extend_from_slice(&line[..row]);
+            }
+            pixels
+        })
     }
 
     /// Draws `scene` and encodes it as a PNG (8-bit RGB).
@@ -299,20 +332,16 @@ impl Renderer {
             });
         }
         self.check_fits(scene)?;
+        let mut reused = self.reused.lock().unwrap_or_else(PoisonError::into_inner);
         let readback = scoped(&self.device, "drawing node ids", || {
-            let frame = self.frame(scene);
+            let frame = self.frame(scene, &mut reused);
             let mut encoder = self
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("orrery pick"),
                 });
             self.draw_ids(&mut encoder, &frame);
-            let readback = self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("orrery pick readback"),
-                size: 4,
-                usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
-                mapped_at_creation: false,
-            });
+            let readback = reused.readback(&self.device, "orrery pick readback", 4);
             encoder.copy_texture_to_buffer(
                 wgpu::TexelCopyTextureInfo {
                     texture: &self.targets.ids,
@@ -333,8 +362,9 @@ impl Renderer {
             self.queue.submit([encoder.finish()]);
             readback
         })?;
-        let bytes = self.read(&readback)?;
-        let id = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        let id = self.read(&readback, 4, |bytes| {
+            u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+        })?;
         Ok(id.checked_sub(1))
     }
 
@@ -363,16 +393,18 @@ impl Renderer {
     }
 
     /// Camera, uniforms and node geometry: what both the picture and the picking pass need.
-    fn frame(&self, scene: &Scene) -> Frame {
+    fn frame(&self, scene: &Scene, reused: &mut Reused) -> Frame {
         let camera = Camera::fit(scene, self.width, self.height);
         let globals = globals(scene, &camera, self.samples);
-        let uniforms = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("orrery globals"),
-                contents: bytemuck::bytes_of(&globals),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
+        let uniforms = reused
+            .upload(
+                &self.device,
+                &self.queue,
+                "orrery globals",
+                &[globals],
+                wgpu::BufferUsages::UNIFORM,
+            )
+            .expect("the globals are not empty");
         let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("orrery globals"),
             layout: &self.pipelines.layout,
@@ -404,13 +436,22 @@ impl Renderer {
         let nodes = match self.geometry {
             NodeGeometry::Impostor => {
                 let order = back_to_front(scene, camera.eye());
-                let vertices: Vec<NodeInstance> =
-                    order.iter().flat_map(|&id| [instance(id); 3]).collect();
-                self.buffer("orrery node corners", &vertices)
+                let mut corners = std::mem::take(&mut reused.corners);
+                corners.clear();
+                corners.extend(order.iter().flat_map(|&id| [instance(id); 3]));
+                let buffer =
+                    reused.vertices(&self.device, &self.queue, "orrery node corners", &corners);
+                reused.corners = corners;
+                buffer
             }
             NodeGeometry::Mesh => {
                 let instances: Vec<NodeInstance> = (0..count).map(instance).collect();
-                self.buffer("orrery node instances", &instances)
+                reused.vertices(
+                    &self.device,
+                    &self.queue,
+                    "orrery node instances",
+                    &instances,
+                )
             }
         };
         Frame {
@@ -421,31 +462,13 @@ impl Renderer {
         }
     }
 
-    /// A vertex buffer holding `data`, or `None` when it is empty.
-    fn buffer<T: bytemuck::Pod>(&self, label: &str, data: &[T]) -> Option<wgpu::Buffer> {
-        self.buffer_with(label, data, wgpu::BufferUsages::VERTEX)
-    }
-
-    fn buffer_with<T: bytemuck::Pod>(
+    fn draw(
         &self,
-        label: &str,
-        data: &[T],
-        usage: wgpu::BufferUsages,
-    ) -> Option<wgpu::Buffer> {
-        if data.is_empty() {
-            return None;
-        }
-        Some(
-            self.device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some(label),
-                    contents: bytemuck::cast_slice(data),
-                    usage,
-                }),
-        )
-    }
-
-    fn draw(&self, encoder: &mut wgpu::CommandEncoder, scene: &Scene, frame: &Frame) {
+        encoder: &mut wgpu::CommandEncoder,
+        scene: &Scene,
+        frame: &Frame,
+        reused: &mut Reused,
+    ) {
         let halos: Vec<HaloInstance> = scene
             .clusters()
             .iter()
@@ -455,17 +478,57 @@ impl Renderer {
                 colour: c.colour,
             })
             .collect();
-        let halos_buffer = self.buffer("orrery halos", &halos);
-        let edges = edge_vertices(scene);
-        let edges_buffer = self.buffer("orrery edges", &edges);
-        let glyphs = labels::place(scene, &frame.camera);
-        let glyphs_buffer = self.buffer("orrery glyphs", &glyphs);
+        let halos_buffer = reused.vertices(&self.device, &self.queue, "orrery halos", &halos);
+        let mut edges = std::mem::take(&mut reused.edge_ends);
+        edge_vertices(scene, &mut edges);
+        let edges_buffer = reused.vertices(&self.device, &self.queue, "orrery edges", &edges);
+        let edge_count = edges.len() as u32;
+        reused.edge_ends = edges;
+        let glyphs = labels::glyphs(&labels::place(scene, &frame.camera, &self.font));
+        let glyphs_buffer = reused.vertices(&self.device, &self.queue, "orrery glyphs", &glyphs);
 
         let (view, resolve_target) = match &self.targets.multisampled {
             Some(msaa) => (msaa, Some(&self.targets.colour_view)),
             None => (&self.targets.colour_view, None),
         };
-        let background = linear(scene.style().background);
+        // With one sample the background is drawn once and copied in every frame: its dithered
+        // gradient costs a software rasteriser more per pixel than anything else in the picture.
+        let copied = self.samples == 1;
+        if copied {
+            let style = scene.style();
+            let (texture, fresh) = reused.background(
+                &self.device,
+                [style.background, style.background_edge],
+                self.extent(),
+            );
+            if fresh {
+                let view = texture.create_view(&Default::default());
+                let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+                    label: Some("orrery background"),
+                    color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                        view: &view,
+                        depth_slice: None,
+                        resolve_target: None,
+                        ops: wgpu::Operations {
+                            load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                            store: wgpu::StoreOp::Store,
+                        },
+                    })],
+                    depth_stencil_attachment: Some(depth_attachment(&self.targets.depth)),
+                    timestamp_writes: None,
+                    occlusion_query_set: None,
+                    multiview_mask: None,
+                });
+                pass.set_bind_group(0, &frame.bind_group, &[]);
+                pass.set_pipeline(&self.pipelines.background);
+                pass.draw(0..3, 0..1);
+            }
+            encoder.copy_texture_to_texture(
+                texture.as_image_copy(),
+                self.targets.colour.as_image_copy(),
+                self.extent(),
+            );
+        }
         let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
             label: Some("orrery picture"),
             color_attachments: &[Some(wgpu::RenderPassColorAttachment {
@@ -473,12 +536,11 @@ impl Renderer {
                 depth_slice: None,
                 resolve_target,
                 ops: wgpu::Operations {
-                    load: wgpu::LoadOp::Clear(wgpu::Color {
-                        r: f64::from(background[0]),
-                        g: f64::from(background[1]),
-                        b: f64::from(background[2]),
-                        a: 1.0,
-                    }),
+                    load: if copied {
+                        wgpu::LoadOp::Load
+                    } else {
+                        wgpu::LoadOp::Clear(wgpu::Color::BLACK)
+                    },
                     store: wgpu::StoreOp::Store,
                 },
             })],
@@ -488,9 +550,10 @@ impl Renderer {
             multiview_mask: None,
         });
         pass.set_bind_group(0, &frame.bind_group, &[]);
-
-        pass.set_pipeline(&self.pipelines.background);
-        pass.draw(0..3, 0..1);
+        if !copied {
+            pass.set_pipeline(&self.pipelines.background);
+            pass.draw(0..3, 0..1);
+        }
 
         if let Some(buffer) = &halos_buffer {
             pass.set_pipeline(&self.pipelines.halos);
@@ -501,7 +564,7 @@ impl Renderer {
         if let Some(buffer) = &edges_buffer {
             pass.set_pipeline(&self.pipelines.edges);
             pass.set_vertex_buffer(0, buffer.slice(..));
-            pass.draw(0..edges.len() as u32, 0..1);
+            pass.draw(0..edge_count, 0..1);
         }
         if let Some(buffer) = &glyphs_buffer {
             pass.set_pipeline(&self.pipelines.labels);
@@ -561,10 +624,16 @@ impl Renderer {
         }
     }
 
-    /// Waits for `buffer` to be filled and copies it out.
-    fn read(&self, buffer: &wgpu::Buffer) -> Result<Vec<u8>, RenderError> {
+    /// Waits for `buffer` to be filled and hands its bytes to `take`, which copies out what it
+    /// needs (once: the mapped bytes are not copied beforehand).
+    fn read<T>(
+        &self,
+        buffer: &wgpu::Buffer,
+        size: u64,
+        take: impl FnOnce(&[u8]) -> T,
+    ) -> Result<T, RenderError> {
         let (sender, receiver) = mpsc::channel();
-        buffer.map_async(wgpu::MapMode::Read, .., move |result| {
+        buffer.map_async(wgpu::MapMode::Read, ..size, move |result| {
             // The receiver outlives the wait below; a send can only fail if it is gone.
             let _ = sender.send(result);
         });
@@ -575,12 +644,127 @@ impl Renderer {
             .recv()
             .map_err(|e| gpu_error("reading the image back", e))?
             .map_err(|e| gpu_error("reading the image back", e))?;
-        let bytes = buffer
-            .get_mapped_range(..)
-            .map_err(|e| gpu_error("reading the image back", e))?
-            .to_vec();
+        let mapped = buffer
+            .get_mapped_range(..size)
+            .map_err(|e| gpu_error("reading the image back", e))?;
+        let value = take(&mapped);
+        drop(mapped);
         buffer.unmap();
-        Ok(bytes)
+        Ok(value)
+    }
+}
+
+impl Reused {
+    /// A vertex buffer holding `data`, or `None` when it is empty.
+    fn vertices<T: bytemuck::Pod>(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        label: &'static str,
+        data: &[T],
+    ) -> Option<wgpu::Buffer> {
+        self.upload(device, queue, label, data, wgpu::BufferUsages::VERTEX)
+    }
+
+    /// The buffer `label` holding `data` at its start, or `None` when `data` is empty. The write
+    /// lands before the next submission, so the frame must submit before another uploads.
+    fn upload<T: bytemuck::Pod>(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        label: &'static str,
+        data: &[T],
+        usage: wgpu::BufferUsages,
+    ) -> Option<wgpu::Buffer> {
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        if bytes.is_empty() {
+            return None;
+        }
+        let size = bytes.len() as u64;
+        if let Some(buffer) = self.find(label, size) {
+            queue.write_buffer(&buffer, 0, bytes);
+            return Some(buffer);
+        }
+        let buffer = self.create(
+            device,
+            label,
+            size,
+            usage | wgpu::BufferUsages::COPY_DST,
+            true,
+        );
+        buffer
+            .get_mapped_range_mut(..size)
+            .expect("a buffer mapped at creation")
+            .copy_from_slice(bytes);
+        buffer.unmap();
+        Some(buffer)
+    }
+
+    /// A buffer of at least `size` bytes to copy a result into and map for reading.
+    fn readback(&mut self, device: &wgpu::Device, label: &'static str, size: u64) -> wgpu::Buffer {
+        if let Some(buffer) = self.find(label, size) {
+            return buffer;
+        }
+        let usage = wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ;
+        self.create(device, label, size, usage, false)
+    }
+
+    /// The background texture for `colours`, and whether it is new (and so still to be drawn).
+    fn background(
+        &mut self,
+        device: &wgpu::Device,
+        colours: [Srgba; 2],
+        size: wgpu::Extent3d,
+    ) -> (wgpu::Texture, bool) {
+        if let Some((kept, texture)) = &self.background
+            && *kept == colours
+        {
+            return (texture.clone(), false);
+        }
+        let texture = device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("orrery background"),
+            size,
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: COLOUR_FORMAT,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+            view_formats: &[],
+        });
+        self.background = Some((colours, texture.clone()));
+        (texture, true)
+    }
+
+    fn find(&self, label: &str, size: u64) -> Option<wgpu::Buffer> {
+        self.buffers
+            .iter()
+            .find(|(l, b)| *l == label && b.size() >= size)
+            .map(|(_, b)| b.clone())
+    }
+
+    /// A new buffer for `label`, with a quarter to spare so that a slightly larger scene does
+    /// not allocate again; it replaces the one it outgrew.
+    fn create(
+        &mut self,
+        device: &wgpu::Device,
+        label: &'static str,
+        size: u64,
+        usage: wgpu::BufferUsages,
+        mapped_at_creation: bool,
+    ) -> wgpu::Buffer {
+        let size = size.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
+        let spare = (size / 4).next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
+        let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: (size + spare)
+                .min(device.limits().max_buffer_size)
+                .max(size),
+            usage,
+            mapped_at_creation,
+        });
+        self.buffers.retain(|(l, _)| *l != label);
+        self.buffers.push((label, buffer.clone()));
+        buffer
     }
 }
 
@@ -613,7 +797,12 @@ impl Targets {
             )
             .create_view(&Default::default())
         });
-        let colour = texture("orrery picture", COLOUR_FORMAT, 1, readable);
+        let colour = texture(
+            "orrery picture",
+            COLOUR_FORMAT,
+            1,
+            readable | wgpu::TextureUsages::COPY_DST,
+        );
         let depth = texture("orrery depth", DEPTH_FORMAT, samples, attachment);
         let ids = texture("orrery node ids", ID_FORMAT, 1, readable);
         let ids_depth = texture("orrery node id depth", DEPTH_FORMAT, 1, attachment);
@@ -713,6 +902,15 @@ fn depth_attachment(view: &wgpu::TextureView) -> wgpu::RenderPassDepthStencilAtt
     }
 }
 
+/// Label text height in pixels for images `height` pixels high.
+fn label_pixels(height: u32) -> f32 {
+    match height {
+        0..400 => 12.0,
+        400..1400 => 16.0,
+        _ => 22.0,
+    }
+}
+
 /// Bytes a row of a texture copy takes in a buffer: rows start at multiples of 256 bytes.
 fn padded_row_bytes(width: u32, texel: u32) -> u32 {
     (width * texel).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT)
@@ -758,18 +956,51 @@ fn globals(scene: &Scene, camera: &Camera, samples: u32) -> Globals {
 /// blended node rims lie over what is behind them.
 fn back_to_front(scene: &Scene, eye: [f32; 3]) -> Vec<u32> {
     let eye = Vec3::from(eye);
-    let mut keyed: Vec<(f32, u32)> = scene
+    // Squared distances are never negative, so their bits order like the numbers; inverted, the
+    // farthest comes first. A stable radix sort by those keys keeps ties in index order, and
+    // takes a tenth of the time of a comparison sort at 100,000 nodes.
+    let keys: Vec<u32> = scene
         .nodes()
         .iter()
-        .enumerate()
-        .map(|(i, n)| (Vec3::from(n.position).distance_squared(eye), i as u32))
+        .map(|n| !Vec3::from(n.position).distance_squared(eye).to_bits())
         .collect();
-    keyed.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    keyed.into_iter().map(|(_, i)| i).collect()
+    radix_sort_indices(&keys)
 }
 
-/// Two vertices an edge, each coloured between the edge colour and its node's colour.
-fn edge_vertices(scene: &Scene) -> Vec<EdgeVertex> {
+/// The indices of `keys` in ascending order of key, ties in index order: a least significant
+/// digit first radix sort, 11 bits a pass.
+fn radix_sort_indices(keys: &[u32]) -> Vec<u32> {
+    const BITS: u32 = 11;
+    const BUCKETS: usize = 1 << BITS;
+    let mut order: Vec<u32> = (0..keys.len() as u32).collect();
+    let mut next = vec![0u32; keys.len()];
+    for shift in (0..32).step_by(BITS as usize) {
+        let digit = |i: u32| ((keys[i as usize] >> shift) as usize) & (BUCKETS - 1);
+        let mut starts = vec![0usize; BUCKETS];
+        for &i in &order {
+            starts[digit(i)] += 1;
+        }
+        if starts.contains(&keys.len()) {
+            // Every key has the same digit here: this pass would not move anything.
+            continue;
+        }
+        let mut sum = 0;
+        for start in &mut starts {
+            (*start, sum) = (sum, sum + *start);
+        }
+        for &i in &order {
+            let d = digit(i);
+            next[starts[d]] = i;
+            starts[d] += 1;
+        }
+        std::mem::swap(&mut order, &mut next);
+    }
+    order
+}
+
+/// Two vertices an edge, each coloured between the edge colour and its node's colour, in place of
+/// what `out` held.
+fn edge_vertices(scene: &Scene, out: &mut Vec<EdgeVertex>) {
     let style = scene.style();
     let nodes = scene.nodes();
     let tint = style.edge_tint;
@@ -782,11 +1013,13 @@ fn edge_vertices(scene: &Scene) -> Vec<EdgeVertex> {
             colour,
         }
     };
-    scene
-        .edges()
-        .iter()
-        .flat_map(|&[a, b]| [vertex(a), vertex(b)])
-        .collect()
+    out.clear();
+    out.extend(
+        scene
+            .edges()
+            .iter()
+            .flat_map(|&[a, b]| [vertex(a), vertex(b)]),
+    );
 }
 
 /// An sRGB colour in linear light.
@@ -800,4 +1033,47 @@ fn linear(c: Srgba) -> [f32; 3] {
         }
     };
     [channel(c[0]), channel(c[1]), channel(c[2])]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_radix_sort_orders_like_a_stable_comparison_sort() {
+        let mut state = 0x2545_f491u32;
+        let mut random = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state
+        };
+        for n in [0, 1, 2, 100, 5000] {
+            // Few distinct keys, to have ties, and keys that differ in every digit.
+            let keys: Vec<u32> = (0..n)
+                .map(|i| if i % 3 == 0 { random() % 7 } else { random() })
+                .collect();
+            let mut expected: Vec<u32> = (0..n as u32).collect();
+            expected.sort_by_key(|&i| keys[i as usize]);
+            assert_eq!(radix_sort_indices(&keys), expected, "{n} keys");
+        }
+    }
+
+    #[test]
+    fn nodes_come_farthest_first_with_ties_in_index_order() {
+        let input = crate::SceneInput::from_edges(
+            vec![
+                [0.0, 0.0, 1.0],
+                [0.0, 0.0, 3.0],
+                [0.0, 1.0, 0.0],
+                [0.0, 0.0, 2.0],
+            ],
+            Vec::new(),
+        );
+        let scene = Scene::build(&input, &crate::Theme::dark()).unwrap();
+        // From (0, 0, 5): distances 4, 2, sqrt(26), 3.
+        assert_eq!(back_to_front(&scene, [0.0, 0.0, 5.0]), [2, 0, 3, 1]);
+        // From the origin, nodes 0 and 2 tie at distance 1.
+        assert_eq!(back_to_front(&scene, [0.0, 0.0, 0.0]), [1, 3, 0, 2]);
+    }
 }

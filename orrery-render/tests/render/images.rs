@@ -77,3 +77,16 @@ fn the_picture_is_opaque_and_not_blank() {
     let distinct: std::collections::HashSet<&[u8]> = rgba.chunks_exact(4).collect();
     assert!(distinct.len() > 500, "only {} colours", distinct.len());
 }
+
+#[test]
+fn a_frame_does_not_keep_anything_of_the_frame_before() {
+    // Frames reuse their buffers and the drawn background: a larger scene in another theme in
+    // between must leave no trace.
+    let renderer = renderer(WIDTH, HEIGHT);
+    let small = Scene::build(&scenes::workflow(), &Theme::light()).unwrap();
+    let large = Scene::build(&scenes::plain(600, 11), &Theme::dark()).unwrap();
+    let first = renderer.render_rgba(&small).unwrap();
+    let other = renderer.render_rgba(&large).unwrap();
+    assert_ne!(first, other);
+    assert_eq!(renderer.render_rgba(&small).unwrap(), first);
+}
