@@ -132,7 +132,8 @@ fn main() -> anyhow::Result<()> {
                 100.0 * all
             );
             if let Some(dir) = &args.out {
-                let base = format!("{label}-{}", edit.name.replace(' ', "-"));
+                let verb = edit.name.split(' ').next().unwrap_or(edit.name);
+                let base = format!("{label}-{verb}");
                 write_graph(&dir.join(format!("{base}.edges")), edit.nodes, &edit.edges)?;
                 write_positions(&dir.join(format!("{base}-warm.txt")), &warm)?;
                 let fresh = force_directed(&graph, &cold_options)?;
