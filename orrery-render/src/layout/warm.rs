@@ -4,7 +4,9 @@
 //! Nodes with an initial position are held near it by an anchor spring, weaker within a few hops
 //! of a new node so the neighbourhood can make room. New nodes start at the mean of their placed
 //! neighbours (a breadth-first front at a time); components with no placed node are laid out
-//! from scratch and set beside the rest. Only the finest level is refined, with short steps.
+//! from scratch and set beside the rest. Only the finest level is refined, with short steps;
+//! when the new nodes and the rings around them are a small part of a large graph, only they
+//! are (`refine_locally`), and the rest stays exactly where it was.
 //! Positions come back in the caller's scale: the refinement runs on a copy scaled to the force
 //! model's equilibrium and is scaled back.
 
