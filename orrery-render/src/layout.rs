@@ -26,7 +26,8 @@
 //!
 //! Components are then packed side by side. A warm start (`warm`) skips the coarsening: nodes
 //! with an initial position are held near it, new ones start beside their placed neighbours,
-//! and only the finest level is refined.
+//! and only the finest level is refined (after a small edit of a large graph, only the nodes
+//! around the new ones).
 //!
 //! Invariants: CPU only; the same graph, options and seed give the same bits on every run and any
 //! number of threads (parallel work writes per-node slots; sums run in a fixed order).

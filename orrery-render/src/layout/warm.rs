@@ -4,15 +4,21 @@
 //! Nodes with an initial position are held near it by an anchor spring, weaker within a few hops
 //! of a new node so the neighbourhood can make room. New nodes start at the mean of their placed
 //! neighbours (a breadth-first front at a time); components with no placed node are laid out
-//! from scratch and set beside the rest. Only the finest level is refined, with short steps.
+//! from scratch and set beside the rest. Only the finest level is refined, with short steps;
+//! when the new nodes and the rings around them are a small part of a large graph, only they
+//! are (`refine_locally`), and the rest stays exactly where it was.
 //! Positions come back in the caller's scale: the refinement runs on a copy scaled to the force
 //! model's equilibrium and is scaled back.
 
+use rayon::prelude::*;
+
 use crate::layout::coarsen::{self, Level};
 use crate::layout::force::{self, ClusterPull, Params, Workspace};
+use crate::layout::octree::{Kernel, Octree};
 use crate::layout::{
     CLUSTER_PULL, COARSEST, Component, FINE_ITERATIONS, K, Labels, LayoutGraph, LayoutOptions,
-    THETA, Tracker, bounding_box, iteration_schedule, multilevel, pack, rng,
+    PARALLEL_FROM, THETA, TOLERANCE, Tracker, bounding_box, iteration_schedule, multilevel, pack,
+    rng,
 };
 
 /// Strength of the anchor spring of a node far from any new node.
@@ -24,6 +30,11 @@ const STEP: f32 = 0.1;
 /// Net forces below this size move a node less than the full step, so that a settled layout
 /// stays settled.
 const FORCE_FLOOR: f32 = force::REPULSION * K;
+/// Graphs of at least this many nodes are refined only around what changed, when that is at
+/// most `1 / LOCAL_SHARE` of them; smaller ones are refined whole, which costs little.
+const LOCAL_FROM: usize = 2048;
+/// See [`LOCAL_FROM`].
+const LOCAL_SHARE: usize = 8;
 
 /// Lays out `graph` from `initial` positions (`None` for new nodes; at least one is `Some`).
 pub(crate) fn layout(
@@ -91,6 +102,16 @@ pub(crate) fn layout(
             None => ([0.0; 3], 0.0),
         })
         .collect();
+    if let Some(active) = local_region(&hops) {
+        let iterations = options.iterations.unwrap_or(FINE_ITERATIONS);
+        refine_locally(&level, &mut pos, &active, &anchors, iterations, tracker);
+        for p in pos.iter_mut() {
+            for v in p.iter_mut() {
+                *v /= scale;
+            }
+        }
+        return pos;
+    }
     let iterations = options.iterations.unwrap_or(FINE_ITERATIONS / 2);
     tracker.total = tracker.done + (n * iterations) as u64;
     let clusters = labels.any().then_some(ClusterPull {
@@ -294,4 +315,167 @@ fn hops_to_new(graph: &LayoutGraph, initial: &[Option<[f32; 3]>]) -> Vec<u32> {
         front = next;
     }
     hops
+}
+
+/// The nodes to refine when an edit is small next to the graph: the new nodes and the rings of
+/// nodes around them up to the farthest ring (at most [`REACH`] hops) that keeps the region
+/// within `1 / LOCAL_SHARE` of the graph. `None` when the graph should be refined whole.
+fn local_region(hops: &[u32]) -> Option<Vec<usize>> {
+    let n = hops.len();
+    if n < LOCAL_FROM {
+        return None;
+    }
+    let mut rings = [0usize; REACH as usize + 1];
+    for &h in hops {
+        if h <= REACH {
+            rings[h as usize] += 1;
+        }
+    }
+    let budget = n / LOCAL_SHARE;
+    let mut reach = None;
+    let mut count = 0;
+    for (h, &size) in rings.iter().enumerate() {
+        count += size;
+        if count > budget {
+            break;
+        }
+        reach = Some(h as u32);
+    }
+    let reach = reach?;
+    Some((0..n).filter(|&v| hops[v] <= reach).collect())
+}
+
+/// Refines only the `active` nodes (ascending), the rest held where they are: the force model
+/// of `force::refine` (springs, inverse-square repulsion, anchors; no cluster pull) with Hu's
+/// adaptive step. The repulsion of the held nodes on an active one is taken once, at the start,
+/// from a Barnes-Hut pass over all nodes; the active nodes' repulsion on each other is summed
+/// afresh every iteration over a tree of their own. A step then costs in proportion to the
+/// active nodes, not the graph.
+fn refine_locally(
+    level: &Level,
+    pos: &mut [[f32; 3]],
+    active: &[usize],
+    anchors: &[([f32; 3], f32)],
+    iterations: usize,
+    tracker: &mut Tracker<'_>,
+) {
+    let n = pos.len();
+    let m = active.len();
+    tracker.total = tracker.done + (m * iterations) as u64 + n as u64;
+    if m == 0 {
+        return;
+    }
+    let kernel = Kernel {
+        theta: THETA,
+        softening: 1e-12 * K * K,
+    };
+    let rep = force::REPULSION * K * K * K;
+    let mut tree = Octree::default();
+    let mut sorted = Vec::new();
+    // The repulsion of everything on each active node, less that of the active nodes.
+    tree.build(pos, &level.mass);
+    tree.repulsion(kernel, &mut sorted);
+    let mut held = vec![[0.0f32; 3]; n];
+    for (f, &i) in sorted.iter().zip(tree.order()) {
+        held[i as usize] = *f;
+    }
+    tracker.done += n as u64;
+    tracker.report();
+    let mut slot = vec![u32::MAX; n];
+    for (i, &v) in active.iter().enumerate() {
+        slot[v] = i as u32;
+    }
+    let mut sub: Vec<[f32; 3]> = active.iter().map(|&v| pos[v]).collect();
+    let ones = vec![1.0f32; m];
+    let mut own = vec![[0.0f32; 3]; m];
+    let mut repulse = |sub: &[[f32; 3]], own: &mut [[f32; 3]]| {
+        tree.build(sub, &ones);
+        tree.repulsion(kernel, &mut sorted);
+        for (f, &i) in sorted.iter().zip(tree.order()) {
+            own[i as usize] = *f;
+        }
+    };
+    repulse(&sub, &mut own);
+    let frozen: Vec<[f32; 3]> = active
+        .iter()
+        .zip(&own)
+        .map(|(&v, o)| [0, 1, 2].map(|k| held[v][k] - o[k]))
+        .collect();
+    drop(held);
+    let fixed: &[[f32; 3]] = pos;
+    let mut force = vec![[0.0f32; 3]; m];
+    let mut step = STEP * K;
+    let mut energy_before = f64::INFINITY;
+    let mut progress = 0;
+    for _ in 0..iterations {
+        repulse(&sub, &mut own);
+        let now: &[[f32; 3]] = &sub;
+        let node_force = |(i, f): (usize, &mut [f32; 3])| {
+            let v = active[i];
+            let p = now[i];
+            let mut total = [0, 1, 2].map(|k| (frozen[i][k] + own[i][k]) * rep);
+            for (u, w) in level.neighbours(v) {
+                let q = match slot[u] {
+                    u32::MAX => fixed[u],
+                    j => now[j as usize],
+                };
+                let d = [q[0] - p[0], q[1] - p[1], q[2] - p[2]];
+                let s = w * (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt() / K;
+                total = [0, 1, 2].map(|k| total[k] + d[k] * s);
+            }
+            let (a, strength) = anchors[v];
+            if strength > 0.0 {
+                let d = [a[0] - p[0], a[1] - p[1], a[2] - p[2]];
+                let len = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
+                let s = strength * (1.0 + len / K);
+                total = [0, 1, 2].map(|k| total[k] + d[k] * s);
+            }
+            *f = total;
+        };
+        let r#move = |(p, f): (&mut [f32; 3], &[f32; 3])| {
+            let size = (f[0] * f[0] + f[1] * f[1] + f[2] * f[2]).sqrt();
+            let scale = step / size.max(FORCE_FLOOR).max(f32::MIN_POSITIVE);
+            for (x, v) in p.iter_mut().zip(f) {
+                *x += v * scale;
+            }
+        };
+        if m >= PARALLEL_FROM {
+            force
+                .par_iter_mut()
+                .enumerate()
+                .with_min_len(256)
+                .for_each(node_force);
+            sub.par_iter_mut()
+                .zip(force.par_iter())
+                .with_min_len(256)
+                .for_each(r#move);
+        } else {
+            force.iter_mut().enumerate().for_each(node_force);
+            sub.iter_mut().zip(force.iter()).for_each(r#move);
+        }
+        let energy: f64 = force
+            .iter()
+            .map(|f| (f[0] * f[0] + f[1] * f[1] + f[2] * f[2]) as f64)
+            .sum();
+        // Hu's adaptive step, as in `force::refine`.
+        if energy < energy_before {
+            progress += 1;
+            if progress >= 5 {
+                progress = 0;
+                step /= 0.9;
+            }
+        } else {
+            progress = 0;
+            step *= 0.9;
+        }
+        energy_before = energy;
+        tracker.done += m as u64;
+        tracker.report();
+        if step < TOLERANCE * K {
+            break;
+        }
+    }
+    for (&v, p) in active.iter().zip(&sub) {
+        pos[v] = *p;
+    }
 }

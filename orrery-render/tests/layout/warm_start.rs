@@ -96,6 +96,43 @@ fn a_new_node_lands_beside_its_neighbours_and_the_rest_stays() {
 }
 
 #[test]
+fn a_few_new_nodes_in_a_large_graph_move_only_their_surroundings() {
+    // Large enough (over 2,048 nodes, 1% new) for the refinement to stay around the new nodes.
+    let n = 4000;
+    let old = scale_free(n);
+    let before = cold(&old);
+    let edge = mean_edge(&old, &before);
+    let mut edges: Vec<(usize, usize)> = old
+        .edges()
+        .iter()
+        .map(|&[a, b]| (a as usize, b as usize))
+        .collect();
+    // Each new node joins an old node and one of its neighbours.
+    let joined: Vec<[usize; 2]> = (0..40)
+        .map(|i| {
+            let a = (i * 97 + 13) % n;
+            [a, old.neighbours(a)[0] as usize]
+        })
+        .collect();
+    for (i, pair) in joined.iter().enumerate() {
+        for &u in pair {
+            edges.push((n + i, u));
+        }
+    }
+    let graph = LayoutGraph::new(n + joined.len(), &edges).unwrap();
+    let after = warm(&graph, before.iter().copied().map(Some).collect());
+    let near: Vec<usize> = joined.iter().flatten().copied().collect();
+    let (mean, max) = moved(&before, &after, edge, (0..n).filter(|v| !near.contains(v)));
+    assert!(mean < 0.05 && max < 1.0, "mean {mean}, max {max}");
+    for (i, pair) in joined.iter().enumerate() {
+        for &u in pair {
+            let d = dist(after[n + i], after[u]) / edge;
+            assert!(d < 3.0, "new node {} is {d} edges from {u}", n + i);
+        }
+    }
+}
+
+#[test]
 fn a_new_component_is_placed_beside_the_old_layout() {
     let old = grid(5, 5, 5);
     let before = cold(&old);

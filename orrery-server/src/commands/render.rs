@@ -33,6 +33,11 @@ pub struct LayoutArgs {
     /// Flatten custom agents from DIR first, so each agent's nodes form a cluster.
     #[arg(long, value_name = "DIR")]
     pub agents: Option<PathBuf>,
+    /// Start from an earlier run's output (either format) and move what changed: nodes are
+    /// matched by id when POSITIONS has ids (JSON of a graph document), by index otherwise; nodes
+    /// missing from it are new and start beside their neighbours; its extra ids are ignored.
+    #[arg(long, value_name = "POSITIONS")]
+    pub initial: Option<PathBuf>,
     #[command(flatten)]
     pub limits: LimitsArg,
 }
@@ -169,7 +174,14 @@ pub fn layout(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
             input.display()
         )));
     }
-    let positions = run_layout(&graph, seed, iterations)?;
+    let initial = match &args.initial {
+        Some(path) => match read_initial(path, &read, graph.node_count(), max_bytes)? {
+            Ok(initial) => initial,
+            Err(message) => return Ok(failure(&message)),
+        },
+        None => Vec::new(),
+    };
+    let positions = run_layout(&graph, seed, iterations, initial)?;
     let mut out = std::io::BufWriter::new(
         std::fs::File::create(output)
             .with_context(|| format!("cannot write {}", output.display()))?,
@@ -222,7 +234,7 @@ pub fn render(args: &RenderArgs) -> anyhow::Result<ExitCode> {
                 Err(e) => return Ok(failure(&format!("{}: {e}", path.display()))),
             }
         }
-        None => run_layout(&graph, seed, None)?,
+        None => run_layout(&graph, seed, None, Vec::new())?,
     };
     let input_scene = match &read {
         Input::Document(g) => orrery_render::document::scene_input(g, points),
@@ -241,10 +253,100 @@ pub fn render(args: &RenderArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Reads the `--initial` positions of `graph`'s `nodes` nodes from `path`: an outer `Err` when
+/// the file cannot be read, an inner one (a message) when its content is wrong.
+fn read_initial(
+    path: &Path,
+    graph: &Input,
+    nodes: usize,
+    max_bytes: usize,
+) -> anyhow::Result<Result<Vec<Option<[f32; 3]>>, String>> {
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("cannot open {}", path.display()))?
+        .len();
+    if size > max_bytes as u64 {
+        return Ok(Err(format!(
+            "{} is {size} bytes, over the limit of {max_bytes} (raise --max-bytes)",
+            path.display()
+        )));
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(match_initial(&text, graph, nodes).map_err(|e| format!("{}: {e}", path.display())))
+}
+
+/// Positions as `orrery layout` writes them: `x y z` lines, or JSON with node ids (a graph
+/// document's) or without (an edge list's).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PositionsFile {
+    nodes: Option<Vec<String>>,
+    positions: Vec<[f64; 3]>,
+}
+
+/// One initial position per node of `graph` (`None` for new nodes), from the text of a positions
+/// file; the error is a message for people.
+fn match_initial(text: &str, graph: &Input, nodes: usize) -> Result<Vec<Option<[f32; 3]>>, String> {
+    let (ids, positions) = if text.trim_start().starts_with('{') {
+        let file: PositionsFile =
+            serde_json::from_str(text).map_err(|e| format!("not a positions file: {e}"))?;
+        let mut positions = Vec::with_capacity(file.positions.len());
+        for (i, p) in file.positions.iter().enumerate() {
+            let p = p.map(|v| v as f32);
+            if !p.iter().all(|v| v.is_finite()) {
+                return Err(format!("position {i} is not a finite `f32` triple"));
+            }
+            positions.push(p);
+        }
+        (file.nodes, positions)
+    } else {
+        (
+            None,
+            layout::parse_positions(text).map_err(|e| e.to_string())?,
+        )
+    };
+    let Some(ids) = ids else {
+        if positions.len() > nodes {
+            return Err(format!(
+                "{} positions for a graph of {nodes} nodes: without node ids (`--format json` \
+                 of a graph document writes them) positions are matched by index",
+                positions.len()
+            ));
+        }
+        return Ok(positions.into_iter().map(Some).collect());
+    };
+    if ids.len() != positions.len() {
+        return Err(format!(
+            "{} node ids for {} positions",
+            ids.len(),
+            positions.len()
+        ));
+    }
+    let Input::Document(document) = graph else {
+        return Err(
+            "its positions carry node ids, but an edge list's nodes are matched by \
+                    index: use the positions of an edge list"
+                .to_owned(),
+        );
+    };
+    let mut given = std::collections::HashMap::with_capacity(ids.len());
+    for (id, p) in ids.iter().zip(positions) {
+        if given.insert(id.as_str(), p).is_some() {
+            return Err(format!("node `{id}` has two positions"));
+        }
+    }
+    Ok(document
+        .nodes
+        .iter()
+        .map(|n| given.get(n.id.as_str()).copied())
+        .collect())
+}
+
 fn run_layout(
     graph: &LayoutGraph,
     seed: u64,
     iterations: Option<usize>,
+    initial: Vec<Option<[f32; 3]>>,
 ) -> anyhow::Result<Vec<[f32; 3]>> {
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(1);
@@ -264,7 +366,7 @@ fn run_layout(
         &LayoutOptions {
             seed,
             iterations,
-            ..Default::default()
+            initial,
         },
         &|p| {
             bar.set_length(p.total.max(1));
