@@ -312,7 +312,32 @@ async fn layouts_are_deterministic_and_cached_per_version(backend: Backend) {
         .get(&format!("/api/graphs/{id}/layout?seed=7"), &user.token)
         .await;
     assert_eq!(second.headers["x-cache"], "hit");
-    assert_eq!(first.body["positions"], second.body["positions"]);
+    assert_eq!(second.headers["content-type"], "application/json");
+    assert_eq!(first.body, second.body);
+    // The same version asked for by its digest is laid out the same.
+    let version = first.body["version"].as_str().unwrap();
+    let pinned = app
+        .get(
+            &format!("/api/graphs/{id}/layout?seed=7&version={version}"),
+            &user.token,
+        )
+        .await;
+    assert_eq!(pinned.ok(200)["positions"], first.body["positions"]);
+    // A new version is a new layout, not the cached one of the old head.
+    let mut changed = small_graph();
+    changed["nodes"][1]["label"] = json!("Renamed model");
+    app.put(
+        &format!("/api/graphs/{id}"),
+        &user.token,
+        json!({"graph_data": changed}),
+    )
+    .await
+    .ok(200);
+    let third = app
+        .get(&format!("/api/graphs/{id}/layout?seed=7"), &user.token)
+        .await;
+    assert_eq!(third.headers["x-cache"], "miss");
+    assert_ne!(third.ok(200)["version"], first.body["version"]);
     app.get(&format!("/api/graphs/{id}/layout?seed=-1"), &user.token)
         .await
         .problem(400, "bad-request");

@@ -26,8 +26,17 @@ async fn a_second_user_sees_nothing_of_the_first(backend: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
+    // Alice's reads fill the layout and picture caches first: a cached answer is still only
+    // hers.
+    for path in [
+        format!("/api/graphs/{id}/layout"),
+        format!("/api/graphs/{id}/thumbnail.png?width=64&height=64"),
+    ] {
+        assert_eq!(app.get(&path, &alice.token).await.status, 200, "{path}");
+    }
     for path in [
         format!("/api/graphs/{id}"),
+        format!("/api/graphs/{id}/thumbnail.png?width=64&height=64"),
         format!("/api/graphs/{id}/versions"),
         format!("/api/graphs/{id}/versions/{version}"),
         format!("/api/graphs/{id}/diff"),
