@@ -237,7 +237,7 @@ pub fn force_directed_with_progress(
     let positions = if warm {
         warm::layout(graph, &labels, &components, &initial, options, &mut tracker)
     } else {
-        cold_layout(graph, &labels, &components, options, &mut tracker)
+        cold_layout(graph, &labels, components, options, &mut tracker)
     };
     tracker.total = tracker.total.max(tracker.done);
     tracker.done = tracker.total;
@@ -413,16 +413,18 @@ fn components(graph: &LayoutGraph) -> Vec<Component> {
 fn cold_layout(
     graph: &LayoutGraph,
     labels: &Labels,
-    components: &[Component],
+    mut components: Vec<Component>,
     options: &LayoutOptions,
     tracker: &mut Tracker<'_>,
 ) -> Vec<[f32; 3]> {
     let fine_iterations = options.iterations.unwrap_or(FINE_ITERATIONS);
     let clustered = labels.any();
-    let hierarchies: Vec<Hierarchy> = components
-        .iter()
+    // Each component's graph moves into its hierarchy as level 0: at a million nodes a copy
+    // held beside it is about 40 MB of the peak.
+    let mut hierarchies: Vec<Hierarchy> = components
+        .iter_mut()
         .map(|c| {
-            let mut level = c.level.clone();
+            let mut level = std::mem::take(&mut c.level);
             level.label = c.nodes.iter().map(|&v| labels.node[v as usize]).collect();
             coarsen::coarsen(level, &labels.parent, COARSEST, options.seed)
         })
@@ -444,7 +446,7 @@ fn cold_layout(
     tracker.report();
     let mut work = Workspace::default();
     let mut placed: Vec<Vec<[f32; 3]>> = Vec::with_capacity(components.len());
-    for (index, (hierarchy, schedule)) in hierarchies.iter().zip(&schedules).enumerate() {
+    for (index, (hierarchy, schedule)) in hierarchies.iter_mut().zip(&schedules).enumerate() {
         let fine_labels: Vec<u32> = components[index]
             .nodes
             .iter()
@@ -494,22 +496,27 @@ fn iteration_schedule(h: &Hierarchy, fine: usize) -> Vec<usize> {
 
 /// Lays out one connected component through its hierarchy; positions centred at the origin.
 fn multilevel(
-    hierarchy: &Hierarchy,
+    hierarchy: &mut Hierarchy,
     schedule: &[usize],
     clusters: Option<(&[u32], &[u32])>,
     seed: u64,
     work: &mut Workspace,
     tracker: &mut Tracker<'_>,
 ) -> Vec<[f32; 3]> {
-    let levels = &hierarchy.levels;
-    let top = levels.len() - 1;
-    let n0 = levels[0].node_count();
+    let top = hierarchy.levels.len() - 1;
+    let n0 = hierarchy.levels[0].node_count();
     if n0 == 1 {
         return vec![[0.0; 3]];
     }
     let mut pos = coarsest_start(hierarchy, seed, work);
     for l in (0..=top).rev() {
-        let level = &levels[l];
+        // The finest level pulls hardest on the edges that are a node's only ties. Its weights
+        // are replaced in place, the last use of the level: a weighted copy would hold the
+        // whole graph twice at the peak.
+        if l == 0 {
+            hierarchy.levels[0].weight = force::tie_weights(&hierarchy.levels[0]);
+        }
+        let level = &hierarchy.levels[l];
         if l < top {
             // Each node starts where its group was, a little apart from its group mates.
             let coarse = &pos;
@@ -547,14 +554,6 @@ fn multilevel(
             force_floor: 0.0,
         };
         let before = tracker.done;
-        // The finest level pulls hardest on the edges that are a node's only ties.
-        let tied;
-        let level = if l == 0 {
-            tied = force::with_tie_weights(level);
-            &tied
-        } else {
-            level
-        };
         force::refine(level, &mut pos, &params, work, &mut || {
             tracker.done += level.node_count() as u64;
             tracker.report();

@@ -13,7 +13,7 @@ use crate::layout::rng;
 pub(crate) const NO_LABEL: u32 = u32::MAX;
 
 /// One level of the hierarchy: a weighted graph in compressed adjacency form.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Level {
     pub(crate) offsets: Vec<u32>,
     pub(crate) adj: Vec<u32>,

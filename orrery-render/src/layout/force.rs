@@ -215,6 +215,14 @@ pub(crate) fn refine(
 /// below one rather than normalised: the finest level then settles a little wider than the
 /// coarser ones, which measured better on lattices.
 pub(crate) fn with_tie_weights(level: &Level) -> Level {
+    Level {
+        weight: tie_weights(level),
+        ..level.clone()
+    }
+}
+
+/// The edge weights of [`with_tie_weights`], parallel to `level.adj`.
+pub(crate) fn tie_weights(level: &Level) -> Vec<f32> {
     let degree = |v: usize| (level.offsets[v + 1] - level.offsets[v]).max(1) as f32;
     let mut weight = Vec::with_capacity(level.adj.len());
     for v in 0..level.node_count() {
@@ -224,10 +232,7 @@ pub(crate) fn with_tie_weights(level: &Level) -> Level {
             weight.push(x.sqrt() * x.sqrt().sqrt());
         }
     }
-    Level {
-        weight,
-        ..level.clone()
-    }
+    weight
 }
 
 /// The exact repulsion sums `Σ_j m_j (p_i - p_j) / |p_i - p_j|³`, pair by pair.

@@ -248,10 +248,10 @@ fn place_orphans(
             let mut level = c.level.clone();
             level.label = c.nodes.iter().map(|&v| labels.node[v as usize]).collect();
             let fine_labels = level.label.clone();
-            let h = coarsen::coarsen(level, &labels.parent, COARSEST, options.seed);
+            let mut h = coarsen::coarsen(level, &labels.parent, COARSEST, options.seed);
             let schedule = iteration_schedule(&h, FINE_ITERATIONS);
             let laid = multilevel(
-                &h,
+                &mut h,
                 &schedule,
                 labels
                     .any()

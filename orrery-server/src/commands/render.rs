@@ -109,10 +109,14 @@ pub enum Input {
 }
 
 impl Input {
-    fn layout_graph(&self) -> anyhow::Result<LayoutGraph> {
+    /// The graph to lay out; an edge list is one already, and is not copied (at a million nodes
+    /// a copy is tens of megabytes of the peak).
+    fn layout_graph(&self) -> anyhow::Result<std::borrow::Cow<'_, LayoutGraph>> {
         match self {
-            Input::Document(g) => Ok(orrery_render::document::layout_graph(g)?),
-            Input::EdgeList(g) => Ok(g.clone()),
+            Input::Document(g) => Ok(std::borrow::Cow::Owned(
+                orrery_render::document::layout_graph(g)?,
+            )),
+            Input::EdgeList(g) => Ok(std::borrow::Cow::Borrowed(g)),
         }
     }
 }
