@@ -251,7 +251,9 @@ async fn forged_stale_and_unsigned_webhooks_are_refused_and_change_nothing(backe
     // A genuine-looking deletion of the user's subscription.
     let mut deleted = stripe.last_event("customer.subscription.created");
     deleted["id"] = json!("evt_1DeletionFromNowhere000001");
-    deleted["created"] = json!(deleted["created"].as_i64().unwrap() + 1);
+    // Later than every state stored so far: subscribing can cross a second boundary, and an
+    // event in the same second as the stored state is decided by Stripe's copy (still active).
+    deleted["created"] = json!(time::OffsetDateTime::now_utc().unix_timestamp() + 1);
     deleted["type"] = json!("customer.subscription.deleted");
     deleted["data"]["object"]["status"] = json!("canceled");
     let payload = serde_json::to_string(&deleted).unwrap();
