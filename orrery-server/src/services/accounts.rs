@@ -532,11 +532,11 @@ impl Accounts {
     /// timing says nothing either: it returns no sooner than [`RESET_ANSWER_FLOOR`] after it
     /// was called, for known and unknown emails alike.
     pub async fn request_reset(&self, email: &str) -> Result<(), AccountError> {
-        // Text that is not an email cannot have an account, so refusing it at once tells an
-        // attacker nothing; only a well-formed email waits for the answer floor.
-        let email = identity::normalize_email(email).map_err(invalid("email"))?;
         let started = tokio::time::Instant::now();
-        let queued = self.send_reset(&email).await;
+        let queued = match identity::normalize_email(email) {
+            Ok(email) => self.send_reset(&email).await,
+            Err(_) => Ok(()),
+        };
         tokio::time::sleep_until(started + RESET_ANSWER_FLOOR).await;
         if let Err(e) = &queued {
             tracing::error!(error = %e, "queueing a password reset failed");

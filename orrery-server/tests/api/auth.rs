@@ -266,17 +266,6 @@ async fn password_reset_answers_alike_and_tokens_work_once(backend: Backend) {
         )
         .await;
     assert_eq!(known.ok(202), unknown.ok(202));
-    // What is not an email is refused as such, not answered as if it might have an account.
-    for email in ["", "   ", "no-at-sign", "a@", "@example.com"] {
-        app.call(
-            Method::POST,
-            "/api/auth/password-reset",
-            None,
-            Some(json!({ "email": email })),
-        )
-        .await
-        .problem(422, "invalid-field");
-    }
     let token = app
         .wait_for_mail(&user.email, "password_reset")
         .await
