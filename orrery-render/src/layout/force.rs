@@ -187,18 +187,7 @@ pub(crate) fn refine(
             .iter()
             .map(|f| (f[0] * f[0] + f[1] * f[1] + f[2] * f[2]) as f64)
             .sum();
-        // Hu's adaptive step: shrink when the energy rises, grow after five falls in a row.
-        if energy < energy_before {
-            progress += 1;
-            if progress >= 5 {
-                progress = 0;
-                step /= 0.9;
-            }
-        } else {
-            progress = 0;
-            step *= 0.9;
-        }
-        energy_before = energy;
+        adapt_step(energy, &mut energy_before, &mut step, &mut progress);
         tick();
         if step < params.tolerance * k {
             return iteration + 1;
@@ -233,6 +222,21 @@ pub(crate) fn tie_weights(level: &Level) -> Vec<f32> {
         }
     }
     weight
+}
+
+/// Hu's adaptive step: shrink when the energy rises, grow after five falls in a row.
+pub(crate) fn adapt_step(energy: f64, energy_before: &mut f64, step: &mut f32, progress: &mut u32) {
+    if energy < *energy_before {
+        *progress += 1;
+        if *progress >= 5 {
+            *progress = 0;
+            *step /= 0.9;
+        }
+    } else {
+        *progress = 0;
+        *step *= 0.9;
+    }
+    *energy_before = energy;
 }
 
 /// The exact repulsion sums `Σ_j m_j (p_i - p_j) / |p_i - p_j|³`, pair by pair.

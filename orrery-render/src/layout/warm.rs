@@ -457,18 +457,7 @@ fn refine_locally(
             .iter()
             .map(|f| (f[0] * f[0] + f[1] * f[1] + f[2] * f[2]) as f64)
             .sum();
-        // Hu's adaptive step, as in `force::refine`.
-        if energy < energy_before {
-            progress += 1;
-            if progress >= 5 {
-                progress = 0;
-                step /= 0.9;
-            }
-        } else {
-            progress = 0;
-            step *= 0.9;
-        }
-        energy_before = energy;
+        force::adapt_step(energy, &mut energy_before, &mut step, &mut progress);
         tracker.done += m as u64;
         tracker.report();
         if step < TOLERANCE * K {

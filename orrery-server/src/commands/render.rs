@@ -121,13 +121,8 @@ impl Input {
     }
 }
 
-/// Reads INPUT: a JSON graph document (flattened with the agents in `agents`, if given) when it
-/// starts with `{`, an edge list otherwise.
-pub fn read_input(
-    path: &Path,
-    agents: Option<&Path>,
-    max_bytes: usize,
-) -> anyhow::Result<Result<Input, String>> {
+/// The text of `path`, or a message when it is over `max_bytes` (checked before reading).
+fn read_capped(path: &Path, max_bytes: usize) -> anyhow::Result<Result<String, String>> {
     let size = std::fs::metadata(path)
         .with_context(|| format!("cannot open {}", path.display()))?
         .len();
@@ -137,8 +132,22 @@ pub fn read_input(
             path.display()
         )));
     }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Ok(std::fs::read_to_string(path).with_context(|| {
+        format!("cannot read {}", path.display())
+    })?))
+}
+
+/// Reads INPUT: a JSON graph document (flattened with the agents in `agents`, if given) when it
+/// starts with `{`, an edge list otherwise.
+pub fn read_input(
+    path: &Path,
+    agents: Option<&Path>,
+    max_bytes: usize,
+) -> anyhow::Result<Result<Input, String>> {
+    let text = match read_capped(path, max_bytes)? {
+        Ok(text) => text,
+        Err(message) => return Ok(Err(message)),
+    };
     if !text.trim_start().starts_with('{') {
         return Ok(layout::parse_edge_list(&text)
             .map(Input::EdgeList)
@@ -265,17 +274,10 @@ fn read_initial(
     nodes: usize,
     max_bytes: usize,
 ) -> anyhow::Result<Result<Vec<Option<[f32; 3]>>, String>> {
-    let size = std::fs::metadata(path)
-        .with_context(|| format!("cannot open {}", path.display()))?
-        .len();
-    if size > max_bytes as u64 {
-        return Ok(Err(format!(
-            "{} is {size} bytes, over the limit of {max_bytes} (raise --max-bytes)",
-            path.display()
-        )));
-    }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = match read_capped(path, max_bytes)? {
+        Ok(text) => text,
+        Err(message) => return Ok(Err(message)),
+    };
     Ok(match_initial(&text, graph, nodes).map_err(|e| format!("{}: {e}", path.display())))
 }
 
